@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// MARK: - Targets, layered one way (see ../shared/STYLE.md §1)
+//
+//   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
+//   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
+//   ttl-bench    release benchmark of the GEMMs and convolutions of ResNet-18
+//   _TestSupport test-only helpers (assertClose, fixtures)
+
+let package = Package(
+    name: "ttl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "TTLCore", targets: ["TTLCore"]),
+        .executable(name: "ttl-bench", targets: ["ttl-bench"]),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+
+        // MARK: Core
+        .target(
+            name: "TTLCore",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+        ),
+
+        // MARK: Tools
+        .executableTarget(name: "ttl-bench", dependencies: ["TTLCore"]),
+
+        // MARK: Tests
+        .target(name: "_TestSupport", dependencies: ["TTLCore"]),
+        .testTarget(
+            name: "TTLCoreTests",
+            dependencies: ["TTLCore", "_TestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

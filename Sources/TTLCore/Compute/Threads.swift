@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+
+/// How many threads ttl's kernels and BLAS use.
+///
+/// Defaults to `TTL_NUM_THREADS` when set, else the number of active processors.
+/// Setting it also sets OpenBLAS's thread count, so one number governs both.
+public enum ComputeThreads {
+    private static let state = Mutex<Int?>(nil)
+
+    public static var count: Int {
+        get {
+            state.withLock { current in
+                if let current { return current }
+                let n = defaultCount
+                current = n
+                BLAS.setThreadCount(n)
+                return n
+            }
+        }
+        set {
+            let n = max(1, newValue)
+            state.withLock { $0 = n }
+            BLAS.setThreadCount(n)
+        }
+    }
+
+    static var defaultCount: Int {
+        if let s = ProcessInfo.processInfo.environment["TTL_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+/// Runs `body(i)` for every `i` in `0 ..< count`, split over ``ComputeThreads/count`` threads
+/// in contiguous chunks. Small loops (`count * costPerItem` below ~32 k operations) run inline.
+@inlinable
+public func parallelFor(_ count: Int, costPerItem: Int = 1, _ body: (Int) -> Void) {
+    let threads = min(ComputeThreads.count, count)
+    if threads <= 1 || count * costPerItem < 32_768 {
+        for i in 0 ..< count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = count * t / threads, hi = count * (t + 1) / threads
+            for i in lo ..< hi { box.value(i) }
+        }
+    }
+}
+
+/// Runs `body(range)` over `threads` contiguous ranges covering `0 ..< count`.
+@inlinable
+public func parallelChunks(_ count: Int, minimumChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
+    let threads = min(ComputeThreads.count, max(1, count / max(1, minimumChunk)))
+    if threads <= 1 {
+        body(0 ..< count)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            box.value(count * t / threads ..< count * (t + 1) / threads)
+        }
+    }
+}
+
+/// Carries a value across a `concurrentPerform` boundary whose tasks touch disjoint memory.
+@usableFromInline
+struct UncheckedSendable<T>: @unchecked Sendable {
+    @usableFromInline let value: T
+    @usableFromInline init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,396 @@
+// 2-D convolution (cross-correlation, as PyTorch and ONNX define it).
+//
+// Forward lowers each group to one GEMM: the input patches are unrolled into a column
+// matrix (im2col) of shape [C_in/g · kH · kW, B · H_out · W_out] for a chunk of B images,
+// and W_g [C_out/g, C_in/g · kH · kW] × columns gives the output. Chunking several small
+// images into one GEMM keeps N large for the late 7×7 layers. 1×1 stride-1 unpadded
+// convolutions skip im2col; depthwise convolutions (one input channel per group) use a
+// direct loop, since their per-group GEMMs would be 1×9 by 9×P.
+//
+// Backward: dW_g = dY_g · columnsᵀ, dColumns = W_gᵀ · dY_g scattered back (col2im), db = Σ dY.
+
+/// Options of a 2-D convolution.
+public struct Conv2DOptions: Hashable, Sendable {
+    public var stride: Size2D
+    public var dilation: Size2D
+    public var padding: Padding2D
+    public var groups: Int
+
+    public init(stride: Size2D = Size2D(1), dilation: Size2D = Size2D(1), padding: Padding2D = .zero, groups: Int = 1) {
+        self.stride = stride; self.dilation = dilation; self.padding = padding; self.groups = groups
+    }
+
+    func window(kernel: Size2D) -> Window2D {
+        Window2D(kernel: kernel, stride: stride, dilation: dilation, padding: padding)
+    }
+}
+
+public enum Conv2D {
+    /// The output shape, checking that input, weight and options agree.
+    /// - Parameters:
+    ///   - input: `[N, C_in, H, W]`
+    ///   - weight: `[C_out, C_in / groups, kH, kW]`
+    /// - Returns: `[N, C_out, H_out, W_out]`
+    public static func outputShape(input: Shape, weight: Shape, options: Conv2DOptions) -> Shape {
+        precondition(input.rank == 4 && weight.rank == 4, "conv2d wants 4-D input and weight, got \(input) and \(weight)")
+        let g = options.groups
+        precondition(g >= 1 && input[1] % g == 0 && weight[0] % g == 0 && weight[1] * g == input[1],
+                     "conv2d: input \(input), weight \(weight), groups \(g) disagree")
+        let out = options.window(kernel: Size2D(weight[2], weight[3])).outputSize(height: input[2], width: input[3])
+        precondition(out.h > 0 && out.w > 0, "conv2d: window larger than padded input \(input)")
+        return [input[0], weight[0], out.h, out.w]
+    }
+
+    /// Forward pass.
+    /// - Parameters:
+    ///   - input: `[N, C_in, H, W]`
+    ///   - weight: `[C_out, C_in / groups, kH, kW]`
+    ///   - bias: `[C_out]` or nil
+    /// - Returns: `[N, C_out, H_out, W_out]`
+    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions) -> Tensor {
+        let outShape = outputShape(input: input.shape, weight: weight.shape, options: options)
+        if let bias { precondition(bias.shape == [weight.shape[0]], "conv2d bias \(bias.shape) for \(weight.shape[0]) channels") }
+        let geo = Geometry(input: input.shape, weight: weight.shape, output: outShape, options: options)
+        var output = Tensor(zeros: outShape)
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    if geo.isDepthwise {
+                        depthwiseForward(geo, x.baseAddress!, w.baseAddress!, y.baseAddress!)
+                    } else {
+                        gemmForward(geo, x.baseAddress!, w.baseAddress!, y.baseAddress!)
+                    }
+                    if let bias {
+                        bias.withUnsafeBufferPointer { b in addBias(geo, b.baseAddress!, y.baseAddress!) }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Gradients of a convolution; each is nil when not asked for.
+    public struct Gradients {
+        /// `[N, C_in, H, W]`
+        public var input: Tensor?
+        /// `[C_out, C_in / groups, kH, kW]`
+        public var weight: Tensor?
+        /// `[C_out]`
+        public var bias: Tensor?
+    }
+
+    /// Backward pass: given dL/dY, returns dL/dX, dL/dW and dL/db as requested.
+    /// - Parameters:
+    ///   - outputGradient: `[N, C_out, H_out, W_out]`
+    ///   - input: the forward input `[N, C_in, H, W]`
+    ///   - weight: `[C_out, C_in / groups, kH, kW]`
+    public static func backward(outputGradient: Tensor, input: Tensor, weight: Tensor, options: Conv2DOptions,
+                                wantInput: Bool = true, wantWeight: Bool = true, wantBias: Bool = true) -> Gradients {
+        let outShape = outputShape(input: input.shape, weight: weight.shape, options: options)
+        precondition(outputGradient.shape == outShape, "conv2d backward: gradient \(outputGradient.shape), output \(outShape)")
+        let geo = Geometry(input: input.shape, weight: weight.shape, output: outShape, options: options)
+        var grads = Gradients()
+        var dx = wantInput ? Tensor(zeros: input.shape) : nil
+        var dw = wantWeight ? Tensor(zeros: weight.shape) : nil
+        outputGradient.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    withOptionalMutablePointer(&dx) { dxp in
+                        withOptionalMutablePointer(&dw) { dwp in
+                            if geo.isDepthwise {
+                                depthwiseBackward(geo, dy.baseAddress!, x.baseAddress!, w.baseAddress!, dxp, dwp)
+                            } else {
+                                gemmBackward(geo, dy.baseAddress!, x.baseAddress!, w.baseAddress!, dxp, dwp)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        grads.input = dx
+        grads.weight = dw
+        if wantBias { grads.bias = biasGradient(outputGradient) }
+        return grads
+    }
+
+    /// db[c] = Σ_{n,h,w} dY[n, c, h, w]; `outputGradient` is `[N, C, H, W]`, the result `[C]`.
+    public static func biasGradient(_ outputGradient: Tensor) -> Tensor {
+        let s = outputGradient.shape
+        let (n, c, plane) = (s[0], s[1], s[2] * s[3])
+        return outputGradient.withUnsafeBufferPointer { dy in
+            Tensor(uninitialized: [c]) { db in
+                for ch in 0 ..< c {
+                    var acc: Float = 0
+                    for i in 0 ..< n {
+                        let p = dy.baseAddress! + (i * c + ch) * plane
+                        for j in 0 ..< plane { acc += p[j] }
+                    }
+                    db[ch] = acc
+                }
+            }
+        }
+    }
+
+    // MARK: - Geometry
+
+    struct Geometry {
+        let n, cIn, h, w: Int
+        let cOut, kh, kw: Int
+        let ho, wo: Int
+        let sh, sw, dh, dw, pt, pl: Int
+        let groups: Int
+        var cInG: Int { cIn / groups }
+        var cOutG: Int { cOut / groups }
+        var k: Int { cInG * kh * kw }  // GEMM depth per group
+        var plane: Int { h * w }
+        var outPlane: Int { ho * wo }
+        var isDepthwise: Bool { groups > 1 && cInG == 1 }
+        var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w }
+
+        init(input: Shape, weight: Shape, output: Shape, options o: Conv2DOptions) {
+            (n, cIn, h, w) = (input[0], input[1], input[2], input[3])
+            (cOut, kh, kw) = (weight[0], weight[2], weight[3])
+            (ho, wo) = (output[2], output[3])
+            (sh, sw, dh, dw) = (o.stride.h, o.stride.w, o.dilation.h, o.dilation.w)
+            (pt, pl) = (o.padding.top, o.padding.left)
+            groups = o.groups
+        }
+
+        /// Images per GEMM: enough columns to keep BLAS efficient, few enough that the
+        /// column buffer stays under 64 MiB.
+        var imagesPerChunk: Int {
+            if isPointwise { return 1 }
+            let wanted = (2048 + outPlane - 1) / outPlane
+            let memoryCap = max(1, (16 << 20) / max(1, k * outPlane))
+            return max(1, min(n, wanted, memoryCap))
+        }
+    }
+
+    // MARK: - im2col / col2im
+
+    /// Unrolls images `n0 ..< n0 + b`, channels of group `g`, into `cols` `[K, b · P]`.
+    static func im2col(_ geo: Geometry, _ x: UnsafePointer<Float>, n0: Int, b: Int, g: Int, _ cols: UnsafeMutablePointer<Float>) {
+        let ld = b * geo.outPlane
+        let rows = geo.k
+        parallelFor(rows, costPerItem: ld) { r in
+            let c = r / (geo.kh * geo.kw), kh = r / geo.kw % geo.kh, kw = r % geo.kw
+            for i in 0 ..< b {
+                let src = x + ((n0 + i) * geo.cIn + g * geo.cInG + c) * geo.plane
+                var dst = cols + r * ld + i * geo.outPlane
+                for oh in 0 ..< geo.ho {
+                    let ih = oh * geo.sh - geo.pt + kh * geo.dh
+                    if ih < 0 || ih >= geo.h {
+                        dst.update(repeating: 0, count: geo.wo)
+                    } else {
+                        let row = src + ih * geo.w
+                        let iw0 = -geo.pl + kw * geo.dw
+                        if geo.sw == 1 {
+                            // Contiguous: zeros, a copied run, zeros.
+                            let lo = min(max(0, -iw0), geo.wo), hi = max(lo, min(geo.wo, geo.w - iw0))
+                            dst.update(repeating: 0, count: lo)
+                            (dst + lo).update(from: row + iw0 + lo, count: hi - lo)
+                            (dst + hi).update(repeating: 0, count: geo.wo - hi)
+                        } else {
+                            for ow in 0 ..< geo.wo {
+                                let iw = iw0 + ow * geo.sw
+                                dst[ow] = iw >= 0 && iw < geo.w ? row[iw] : 0
+                            }
+                        }
+                    }
+                    dst += geo.wo
+                }
+            }
+        }
+    }
+
+    /// Adds `cols` `[K, b · P]` back into dX for images `n0 ..< n0 + b`, group `g`.
+    static func col2im(_ geo: Geometry, _ cols: UnsafePointer<Float>, n0: Int, b: Int, g: Int, _ dx: UnsafeMutablePointer<Float>) {
+        let ld = b * geo.outPlane
+        let taps = geo.kh * geo.kw
+        // Each input channel only receives from its own rows, so channels run in parallel.
+        parallelFor(geo.cInG, costPerItem: taps * ld) { c in
+            for i in 0 ..< b {
+                let plane = dx + ((n0 + i) * geo.cIn + g * geo.cInG + c) * geo.plane
+                for t in 0 ..< taps {
+                    let kh = t / geo.kw, kw = t % geo.kw
+                    var src = cols + (c * taps + t) * ld + i * geo.outPlane
+                    for oh in 0 ..< geo.ho {
+                        let ih = oh * geo.sh - geo.pt + kh * geo.dh
+                        if ih >= 0 && ih < geo.h {
+                            let row = plane + ih * geo.w
+                            let iw0 = -geo.pl + kw * geo.dw
+                            for ow in 0 ..< geo.wo {
+                                let iw = iw0 + ow * geo.sw
+                                if iw >= 0 && iw < geo.w { row[iw] += src[ow] }
+                            }
+                        }
+                        src += geo.wo
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - GEMM path
+
+    static func gemmForward(_ geo: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let chunk = geo.imagesPerChunk
+        let p = geo.outPlane
+        let cols = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: geo.k * chunk * p)
+        let staged = chunk > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: geo.cOutG * chunk * p) : nil
+        defer { cols?.deallocate(); staged?.deallocate() }
+        var n0 = 0
+        while n0 < geo.n {
+            let b = min(chunk, geo.n - n0)
+            for g in 0 ..< geo.groups {
+                let wg = w + g * geo.cOutG * geo.k
+                let colPtr: UnsafePointer<Float>
+                if let cols {
+                    im2col(geo, x, n0: n0, b: b, g: g, cols)
+                    colPtr = UnsafePointer(cols)
+                } else {
+                    colPtr = x + (n0 * geo.cIn + g * geo.cInG) * geo.plane
+                }
+                if b == 1 {
+                    BLAS.sgemm(m: geo.cOutG, n: p, k: geo.k, a: wg, lda: geo.k, b: colPtr, ldb: p,
+                               c: y + (n0 * geo.cOut + g * geo.cOutG) * p, ldc: p)
+                } else if let staged {
+                    BLAS.sgemm(m: geo.cOutG, n: b * p, k: geo.k, a: wg, lda: geo.k, b: colPtr, ldb: b * p,
+                               c: staged, ldc: b * p)
+                    // staged [C_out/g, b, P] → y [b, C_out, P]
+                    parallelFor(geo.cOutG, costPerItem: b * p) { m in
+                        for i in 0 ..< b {
+                            (y + ((n0 + i) * geo.cOut + g * geo.cOutG + m) * p)
+                                .update(from: staged + (m * b + i) * p, count: p)
+                        }
+                    }
+                }
+            }
+            n0 += b
+        }
+    }
+
+    static func gemmBackward(_ geo: Geometry, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                             _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        let chunk = geo.imagesPerChunk
+        let p = geo.outPlane
+        let cols = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: geo.k * chunk * p)
+        let staged = chunk > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: geo.cOutG * chunk * p) : nil
+        defer { cols?.deallocate(); staged?.deallocate() }
+        var n0 = 0
+        while n0 < geo.n {
+            let b = min(chunk, geo.n - n0)
+            for g in 0 ..< geo.groups {
+                // dY_g as a [C_out/g, b · P] matrix.
+                let dyg: UnsafePointer<Float>
+                if b == 1 {
+                    dyg = dy + (n0 * geo.cOut + g * geo.cOutG) * p
+                } else {
+                    let staged = staged!
+                    parallelFor(geo.cOutG, costPerItem: b * p) { m in
+                        for i in 0 ..< b {
+                            (staged + (m * b + i) * p).update(from: dy + ((n0 + i) * geo.cOut + g * geo.cOutG + m) * p, count: p)
+                        }
+                    }
+                    dyg = UnsafePointer(staged)
+                }
+                let wg = w + g * geo.cOutG * geo.k
+                if let dw {
+                    let colPtr: UnsafePointer<Float>
+                    if let cols {
+                        im2col(geo, x, n0: n0, b: b, g: g, cols)
+                        colPtr = UnsafePointer(cols)
+                    } else {
+                        colPtr = x + (n0 * geo.cIn + g * geo.cInG) * geo.plane
+                    }
+                    // dW_g [C_out/g, K] += dY_g [C_out/g, bP] · colsᵀ [bP, K]
+                    BLAS.sgemm(transposeB: true, m: geo.cOutG, n: geo.k, k: b * p,
+                               a: dyg, lda: b * p, b: colPtr, ldb: b * p,
+                               beta: 1, c: dw + g * geo.cOutG * geo.k, ldc: geo.k)
+                }
+                if let dx {
+                    if let cols {
+                        // dCols [K, bP] = W_gᵀ [K, C_out/g] · dY_g [C_out/g, bP]
+                        BLAS.sgemm(transposeA: true, m: geo.k, n: b * p, k: geo.cOutG,
+                                   a: wg, lda: geo.k, b: dyg, ldb: b * p, c: cols, ldc: b * p)
+                        col2im(geo, cols, n0: n0, b: b, g: g, dx)
+                    } else {
+                        BLAS.sgemm(transposeA: true, m: geo.k, n: p, k: geo.cOutG,
+                                   a: wg, lda: geo.k, b: dyg, ldb: p,
+                                   c: dx + (n0 * geo.cIn + g * geo.cInG) * geo.plane, ldc: p)
+                    }
+                }
+            }
+            n0 += b
+        }
+    }
+
+    static func addBias(_ geo: Geometry, _ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p = geo.outPlane
+        parallelFor(geo.n * geo.cOut, costPerItem: p) { nc in
+            let v = bias[nc % geo.cOut]
+            let row = y + nc * p
+            for i in 0 ..< p { row[i] += v }
+        }
+    }
+
+    // MARK: - Depthwise path (one input channel per group)
+
+    static func depthwiseForward(_ geo: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let mult = geo.cOutG
+        parallelFor(geo.n * geo.cOut, costPerItem: geo.outPlane * geo.kh * geo.kw) { job in
+            let n = job / geo.cOut, co = job % geo.cOut, ci = co / mult
+            let src = x + (n * geo.cIn + ci) * geo.plane
+            let dst = y + job * geo.outPlane
+            let wk = w + co * geo.kh * geo.kw
+            for oh in 0 ..< geo.ho {
+                for ow in 0 ..< geo.wo {
+                    var acc: Float = 0
+                    for kh in 0 ..< geo.kh {
+                        let ih = oh * geo.sh - geo.pt + kh * geo.dh
+                        if ih < 0 || ih >= geo.h { continue }
+                        for kw in 0 ..< geo.kw {
+                            let iw = ow * geo.sw - geo.pl + kw * geo.dw
+                            if iw >= 0 && iw < geo.w { acc += src[ih * geo.w + iw] * wk[kh * geo.kw + kw] }
+                        }
+                    }
+                    dst[oh * geo.wo + ow] = acc
+                }
+            }
+        }
+    }
+
+    static func depthwiseBackward(_ geo: Geometry, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        let mult = geo.cOutG
+        let taps = geo.kh * geo.kw
+        // Parallel over input channels: each owns its dX plane and its `mult` weight rows.
+        parallelFor(geo.cIn, costPerItem: geo.n * mult * geo.outPlane * taps) { ci in
+            for n in 0 ..< geo.n {
+                let src = x + (n * geo.cIn + ci) * geo.plane
+                let dsrc = dx.map { $0 + (n * geo.cIn + ci) * geo.plane }
+                for j in 0 ..< mult {
+                    let co = ci * mult + j
+                    let g = dy + (n * geo.cOut + co) * geo.outPlane
+                    let wk = w + co * taps
+                    let dwk = dw.map { $0 + co * taps }
+                    for oh in 0 ..< geo.ho {
+                        for ow in 0 ..< geo.wo {
+                            let gv = g[oh * geo.wo + ow]
+                            for kh in 0 ..< geo.kh {
+                                let ih = oh * geo.sh - geo.pt + kh * geo.dh
+                                if ih < 0 || ih >= geo.h { continue }
+                                for kw in 0 ..< geo.kw {
+                                    let iw = ow * geo.sw - geo.pl + kw * geo.dw
+                                    if iw < 0 || iw >= geo.w { continue }
+                                    dwk?[kh * geo.kw + kw] += gv * src[ih * geo.w + iw]
+                                    dsrc?[ih * geo.w + iw] += gv * wk[kh * geo.kw + kw]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

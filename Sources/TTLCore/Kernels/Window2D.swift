@@ -1,0 +1,70 @@
+/// A height/width pair (kernel size, stride, dilation).
+public struct Size2D: Hashable, Sendable, CustomStringConvertible {
+    public var h: Int
+    public var w: Int
+    public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+    public init(_ both: Int) { self.init(both, both) }
+    public var description: String { "\(h)×\(w)" }
+}
+
+/// Zero (or, for max pooling, −∞) padding on each side of a plane; sides may differ,
+/// as TF 'SAME' padding and ONNX `pads` produce.
+public struct Padding2D: Hashable, Sendable, CustomStringConvertible {
+    public var top: Int, left: Int, bottom: Int, right: Int
+    public init(top: Int, left: Int, bottom: Int, right: Int) {
+        self.top = top; self.left = left; self.bottom = bottom; self.right = right
+    }
+    public init(_ all: Int) { self.init(top: all, left: all, bottom: all, right: all) }
+    public init(h: Int, w: Int) { self.init(top: h, left: w, bottom: h, right: w) }
+    public static let zero = Padding2D(0)
+
+    /// TensorFlow's 'SAME' padding for one plane: the output is `ceil(input / stride)`,
+    /// and when the total padding is odd the extra row/column goes at the bottom/right.
+    public static func same(input: Size2D, kernel: Size2D, stride: Size2D, dilation: Size2D = Size2D(1)) -> Padding2D {
+        func split(_ n: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
+            let out = (n + s - 1) / s
+            let total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+            return (total / 2, total - total / 2)
+        }
+        let (t, b) = split(input.h, kernel.h, stride.h, dilation.h)
+        let (l, r) = split(input.w, kernel.w, stride.w, dilation.w)
+        return Padding2D(top: t, left: l, bottom: b, right: r)
+    }
+
+    public var isZero: Bool { self == .zero }
+    public var description: String { "(t\(top) l\(left) b\(bottom) r\(right))" }
+}
+
+/// The geometry shared by convolution and pooling: a window of `kernel` taps spaced by
+/// `dilation`, moved by `stride` over a plane padded by `padding`.
+public struct Window2D: Hashable, Sendable {
+    public var kernel: Size2D
+    public var stride: Size2D
+    public var dilation: Size2D
+    public var padding: Padding2D
+    /// Pooling only: round the output size up, as PyTorch's and ONNX's `ceil_mode`.
+    public var ceilMode: Bool
+
+    public init(kernel: Size2D, stride: Size2D = Size2D(1), dilation: Size2D = Size2D(1),
+                padding: Padding2D = .zero, ceilMode: Bool = false) {
+        self.kernel = kernel; self.stride = stride; self.dilation = dilation
+        self.padding = padding; self.ceilMode = ceilMode
+    }
+
+    /// Output extent along one axis; may be ≤ 0 for a window larger than its input.
+    /// With `ceilMode`, a last window that would start in the trailing padding is dropped
+    /// (PyTorch's rule, also ONNX's since opset 19).
+    static func extent(_ n: Int, _ k: Int, _ s: Int, _ d: Int, _ before: Int, _ after: Int, _ ceil: Bool) -> Int {
+        let span = n + before + after - d * (k - 1) - 1
+        if span < 0 { return 0 }
+        var out = (ceil ? (span + s - 1) / s : span / s) + 1
+        if ceil && (out - 1) * s >= n + before { out -= 1 }
+        return out
+    }
+
+    /// Output height and width for an input plane of `height × width`.
+    public func outputSize(height: Int, width: Int) -> Size2D {
+        Size2D(Self.extent(height, kernel.h, stride.h, dilation.h, padding.top, padding.bottom, ceilMode),
+               Self.extent(width, kernel.w, stride.w, dilation.w, padding.left, padding.right, ceilMode))
+    }
+}

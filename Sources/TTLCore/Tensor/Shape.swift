@@ -1,0 +1,65 @@
+/// The dimensions of a tensor, outermost first (NCHW by convention for images).
+///
+/// A shape built by our own code is trusted: broken invariants are preconditions.
+/// A shape read from a file goes through ``Shape/init(checking:)`` first, which
+/// throws instead of trapping and refuses sizes that overflow.
+public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
+    public private(set) var dimensions: [Int]
+
+    public init(_ dimensions: [Int]) {
+        precondition(dimensions.allSatisfy { $0 >= 0 }, "negative dimension in \(dimensions)")
+        self.dimensions = dimensions
+    }
+
+    public init(arrayLiteral elements: Int...) { self.init(elements) }
+
+    /// Validates dimensions that came from outside (a file header): each must be
+    /// non-negative and their product must fit in `limit` elements.
+    public init(checking dimensions: [Int], limit: Int = Shape.maximumElementCount) throws(ShapeError) {
+        var product = 1
+        for (axis, d) in dimensions.enumerated() {
+            guard d >= 0 else { throw .negativeDimension(axis: axis, value: d) }
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= limit else { throw .tooLarge(dimensions: dimensions, limit: limit) }
+            product = p
+        }
+        self.dimensions = dimensions
+    }
+
+    /// The largest element count accepted from an untrusted header (16 Gi floats, 64 GiB).
+    public static let maximumElementCount = 1 << 34
+
+    public var rank: Int { dimensions.count }
+    /// Number of elements: the product of the dimensions (1 for a scalar).
+    public var count: Int { dimensions.reduce(1, *) }
+    public subscript(axis: Int) -> Int {
+        get { dimensions[axis < 0 ? axis + rank : axis] }
+        set { precondition(newValue >= 0); dimensions[axis < 0 ? axis + rank : axis] = newValue }
+    }
+
+    /// Row-major (C-order) strides in elements.
+    public var strides: [Int] {
+        var s = [Int](repeating: 1, count: rank)
+        var acc = 1
+        for axis in stride(from: rank - 1, through: 0, by: -1) {
+            s[axis] = acc
+            acc *= dimensions[axis]
+        }
+        return s
+    }
+
+    public var description: String { "[" + dimensions.map(String.init).joined(separator: ", ") + "]" }
+}
+
+/// A shape from outside that cannot be allowed.
+public enum ShapeError: Error, Equatable, CustomStringConvertible {
+    case negativeDimension(axis: Int, value: Int)
+    case tooLarge(dimensions: [Int], limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .negativeDimension(axis, value): "dimension \(axis) is negative (\(value))"
+        case let .tooLarge(dims, limit): "shape \(dims) exceeds \(limit) elements"
+        }
+    }
+}
