@@ -33,11 +33,11 @@ let package = Package(
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore"]),
 
         // MARK: Tests
-        .target(name: "_TestSupport", dependencies: ["TTLCore"]),
+        .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
         .testTarget(
             name: "TTLCoreTests",
             dependencies: ["TTLCore", "_TestSupport"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )

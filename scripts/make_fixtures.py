@@ -40,6 +40,7 @@ def rand(*shape, lo=0.0, hi=1.0):
 
 def save(folder, name, t):
     a = t.detach().to(torch.float32).numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+    a = np.array(a, order="C")  # C order; keeps 0-d arrays 0-d
     np.save(os.path.join(folder, name + ".npy"), a)
 
 

@@ -79,7 +79,6 @@ public struct NPYError: Error, Equatable, CustomStringConvertible {
         case truncated(offset: Int)
         case malformedHeader(offset: Int, String)
         case unsupportedType(String)
-        case fortranOrder
         case badShape(ShapeError)
         case dataSizeMismatch(expected: Int, actual: Int)
         case notFloat32Convertible
@@ -95,7 +94,6 @@ public struct NPYError: Error, Equatable, CustomStringConvertible {
         case let .truncated(o): "truncated at byte \(o)"
         case let .malformedHeader(o, m): "malformed header at byte \(o): \(m)"
         case let .unsupportedType(d): "unsupported dtype '\(d)'"
-        case .fortranOrder: "Fortran-order arrays are not supported (save C-order)"
         case let .badShape(e): "bad shape: \(e)"
         case let .dataSizeMismatch(e, a): "header promises \(e) data bytes, file has \(a)"
         case .notFloat32Convertible: "array is not numeric"
@@ -157,10 +155,6 @@ public enum NPY {
             code = code.dropFirst()
         }
         guard let type = NPYArray.ScalarType(rawValue: String(code)) else { throw fail(.unsupportedType(descr)) }
-        if dict.fortranOrder == true {
-            let shape = dict.shape ?? []
-            if shape.filter({ $0 > 1 }).count > 1 { throw fail(.fortranOrder) }
-        }
         guard let dims = dict.shape else { throw fail(.malformedHeader(offset: headerStart, "no 'shape'")) }
         let shape: Shape
         do { shape = try Shape(checking: dims) } catch { throw fail(.badShape(error)) }
@@ -169,7 +163,34 @@ public enum NPY {
         guard !overflow, expected == actual else {
             throw fail(.dataSizeMismatch(expected: overflow ? Int.max : expected, actual: actual))
         }
-        return NPYArray(shape: shape, scalarType: type, bytes: Array(bytes[dataStart...]))
+        var data = Array(bytes[dataStart...])
+        if dict.fortranOrder == true && dims.filter({ $0 > 1 }).count > 1 {
+            data = columnMajorToRowMajor(data, dims: dims, elementSize: type.byteCount)
+        }
+        return NPYArray(shape: shape, scalarType: type, bytes: data)
+    }
+
+    /// Reorders Fortran-order element bytes (first index fastest) into C order.
+    static func columnMajorToRowMajor(_ src: [UInt8], dims: [Int], elementSize: Int) -> [UInt8] {
+        var dst = [UInt8](repeating: 0, count: src.count)
+        let count = dims.reduce(1, *)
+        // Column-major stride of each axis.
+        var fStrides = [Int](repeating: 1, count: dims.count)
+        for axis in 1 ..< max(dims.count, 1) { fStrides[axis] = fStrides[axis - 1] * dims[axis - 1] }
+        var index = [Int](repeating: 0, count: dims.count)
+        for i in 0 ..< count {
+            var from = 0
+            for axis in 0 ..< dims.count { from += index[axis] * fStrides[axis] }
+            for b in 0 ..< elementSize { dst[i * elementSize + b] = src[from * elementSize + b] }
+            var axis = dims.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < dims[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return dst
     }
 
     private struct Header { var descr: String?; var fortranOrder: Bool?; var shape: [Int]? }
