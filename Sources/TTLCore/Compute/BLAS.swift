@@ -1,4 +1,5 @@
 // Single-precision GEMM through the system BLAS: OpenBLAS on Linux, Accelerate on macOS.
+import Foundation
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -36,6 +37,27 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
         #endif
+    }
+
+    /// Which BLAS this is and, for OpenBLAS, the CPU kernel it picked (`Haswell`, `SkylakeX`, …).
+    public static var implementation: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
+        let config = openblas_get_config().map { String(cString: $0) } ?? ""
+        return "OpenBLAS \(config.trimmingCharacters(in: .whitespaces)) core=\(core)"
+        #endif
+    }
+
+    /// Runs `body` with BLAS limited to `n` threads, then restores ``ComputeThreads/count``.
+    /// Used when ttl's own threads each call BLAS on separate work, so that BLAS's thread
+    /// pool does not compete with them for the cores.
+    public static func withThreadCount<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let restore = ComputeThreads.count
+        setThreadCount(n)
+        defer { setThreadCount(restore) }
+        return try body()
     }
 
     /// Sets the number of threads BLAS may use (Accelerate chooses its own).

@@ -33,10 +33,11 @@ public enum ComputeThreads {
 
 /// Runs `body(i)` for every `i` in `0 ..< count`, split over ``ComputeThreads/count`` threads
 /// in contiguous chunks. Small loops (`count * costPerItem` below ~32 k operations) run inline.
+/// `serial: true` runs inline, for callers that are already one of several workers.
 @inlinable
-public func parallelFor(_ count: Int, costPerItem: Int = 1, _ body: (Int) -> Void) {
+public func parallelFor(_ count: Int, costPerItem: Int = 1, serial: Bool = false, _ body: (Int) -> Void) {
     let threads = min(ComputeThreads.count, count)
-    if threads <= 1 || count * costPerItem < 32_768 {
+    if serial || threads <= 1 || count.multipliedReportingOverflow(by: costPerItem).partialValue < 32_768 {
         for i in 0 ..< count { body(i) }
         return
     }
@@ -62,6 +63,16 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 4096, _ body: (Rang
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             box.value(count * t / threads ..< count * (t + 1) / threads)
         }
+    }
+}
+
+/// Runs `body(t)` for `t` in `0 ..< threads`, each on its own thread.
+@inlinable
+public func onThreads(_ threads: Int, _ body: (Int) -> Void) {
+    if threads <= 1 { body(0); return }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { box.value($0) }
     }
 }
 

@@ -156,12 +156,13 @@ public enum Conv2D {
             groups = o.groups
         }
 
-        /// Images per GEMM: enough columns to keep BLAS efficient, few enough that the
-        /// column buffer stays under 64 MiB.
+        /// Images per GEMM: at least ~2048 columns to keep BLAS efficient on the late 7×7
+        /// layers, and a column buffer of at most 16 MiB per thread (it stays in L3).
+        /// Both numbers were tuned with `ttl-bench` on ResNet-18's layers.
         var imagesPerChunk: Int {
             if isPointwise { return 1 }
             let wanted = (2048 + outPlane - 1) / outPlane
-            let memoryCap = max(1, (16 << 20) / max(1, k * outPlane))
+            let memoryCap = max(1, (4 << 20) / max(1, k * outPlane))
             return max(1, min(n, wanted, memoryCap))
         }
     }
@@ -169,10 +170,10 @@ public enum Conv2D {
     // MARK: - im2col / col2im
 
     /// Unrolls images `n0 ..< n0 + b`, channels of group `g`, into `cols` `[K, b · P]`.
-    static func im2col(_ geo: Geometry, _ x: UnsafePointer<Float>, n0: Int, b: Int, g: Int, _ cols: UnsafeMutablePointer<Float>) {
+    static func im2col(_ geo: Geometry, _ x: UnsafePointer<Float>, n0: Int, b: Int, g: Int,
+                       _ cols: UnsafeMutablePointer<Float>, serial: Bool) {
         let ld = b * geo.outPlane
-        let rows = geo.k
-        parallelFor(rows, costPerItem: ld) { r in
+        parallelFor(geo.k, costPerItem: ld, serial: serial) { r in
             let c = r / (geo.kh * geo.kw), kh = r / geo.kw % geo.kh, kw = r % geo.kw
             for i in 0 ..< b {
                 let src = x + ((n0 + i) * geo.cIn + g * geo.cInG + c) * geo.plane
@@ -204,11 +205,12 @@ public enum Conv2D {
     }
 
     /// Adds `cols` `[K, b · P]` back into dX for images `n0 ..< n0 + b`, group `g`.
-    static func col2im(_ geo: Geometry, _ cols: UnsafePointer<Float>, n0: Int, b: Int, g: Int, _ dx: UnsafeMutablePointer<Float>) {
+    static func col2im(_ geo: Geometry, _ cols: UnsafePointer<Float>, n0: Int, b: Int, g: Int,
+                       _ dx: UnsafeMutablePointer<Float>, serial: Bool) {
         let ld = b * geo.outPlane
         let taps = geo.kh * geo.kw
         // Each input channel only receives from its own rows, so channels run in parallel.
-        parallelFor(geo.cInG, costPerItem: taps * ld) { c in
+        parallelFor(geo.cInG, costPerItem: taps * ld, serial: serial) { c in
             for i in 0 ..< b {
                 let plane = dx + ((n0 + i) * geo.cIn + g * geo.cInG + c) * geo.plane
                 for t in 0 ..< taps {
@@ -233,20 +235,42 @@ public enum Conv2D {
 
     // MARK: - GEMM path
 
+    /// Runs `body` over the batch. With at least as many images as threads, each thread takes
+    /// its own images and runs im2col and single-threaded GEMMs on them, so BLAS's thread pool
+    /// never competes with ours (measured: 1.4–1.8× faster than alternating parallel im2col and
+    /// multithreaded GEMM). With fewer images (batch 1 inference), one worker uses all threads.
+    static func splitBatch(_ geo: Geometry, _ body: (_ images: Range<Int>, _ worker: Int, _ serial: Bool) -> Void) {
+        let threads = ComputeThreads.count
+        if threads > 1 && geo.n >= threads {
+            BLAS.withThreadCount(1) {
+                onThreads(threads) { t in body(geo.n * t / threads ..< geo.n * (t + 1) / threads, t, true) }
+            }
+        } else {
+            body(0 ..< geo.n, 0, false)
+        }
+    }
+
     static func gemmForward(_ geo: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let chunk = geo.imagesPerChunk
+        splitBatch(geo) { images, _, serial in
+            gemmForward(geo, x, w, y, images: images, serial: serial)
+        }
+    }
+
+    static func gemmForward(_ geo: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            images: Range<Int>, serial: Bool) {
+        let chunk = min(geo.imagesPerChunk, max(images.count, 1))
         let p = geo.outPlane
         let cols = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: geo.k * chunk * p)
         let staged = chunk > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: geo.cOutG * chunk * p) : nil
         defer { cols?.deallocate(); staged?.deallocate() }
-        var n0 = 0
-        while n0 < geo.n {
-            let b = min(chunk, geo.n - n0)
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let b = min(chunk, images.upperBound - n0)
             for g in 0 ..< geo.groups {
                 let wg = w + g * geo.cOutG * geo.k
                 let colPtr: UnsafePointer<Float>
                 if let cols {
-                    im2col(geo, x, n0: n0, b: b, g: g, cols)
+                    im2col(geo, x, n0: n0, b: b, g: g, cols, serial: serial)
                     colPtr = UnsafePointer(cols)
                 } else {
                     colPtr = x + (n0 * geo.cIn + g * geo.cInG) * geo.plane
@@ -258,7 +282,7 @@ public enum Conv2D {
                     BLAS.sgemm(m: geo.cOutG, n: b * p, k: geo.k, a: wg, lda: geo.k, b: colPtr, ldb: b * p,
                                c: staged, ldc: b * p)
                     // staged [C_out/g, b, P] → y [b, C_out, P]
-                    parallelFor(geo.cOutG, costPerItem: b * p) { m in
+                    parallelFor(geo.cOutG, costPerItem: b * p, serial: serial) { m in
                         for i in 0 ..< b {
                             (y + ((n0 + i) * geo.cOut + g * geo.cOutG + m) * p)
                                 .update(from: staged + (m * b + i) * p, count: p)
@@ -272,14 +296,36 @@ public enum Conv2D {
 
     static func gemmBackward(_ geo: Geometry, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                              _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
-        let chunk = geo.imagesPerChunk
+        let threads = ComputeThreads.count
+        let weightCount = geo.cOut * geo.k
+        // Worker 0 accumulates into dw itself; the others into partial sums added at the end.
+        let partials = dw != nil && threads > 1 && geo.n >= threads
+            ? UnsafeMutablePointer<Float>.allocate(capacity: (threads - 1) * weightCount) : nil
+        partials?.initialize(repeating: 0, count: (threads - 1) * weightCount)
+        defer { partials?.deallocate() }
+        splitBatch(geo) { images, worker, serial in
+            let dwWorker = worker == 0 ? dw : partials.map { $0 + (worker - 1) * weightCount }
+            gemmBackward(geo, dy, x, w, dx, dwWorker, images: images, serial: serial)
+        }
+        if let dw, let partials {
+            for t in 0 ..< threads - 1 {
+                let part = partials + t * weightCount
+                for i in 0 ..< weightCount { dw[i] += part[i] }
+            }
+        }
+    }
+
+    static func gemmBackward(_ geo: Geometry, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                             _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?,
+                             images: Range<Int>, serial: Bool) {
+        let chunk = min(geo.imagesPerChunk, max(images.count, 1))
         let p = geo.outPlane
         let cols = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: geo.k * chunk * p)
         let staged = chunk > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: geo.cOutG * chunk * p) : nil
         defer { cols?.deallocate(); staged?.deallocate() }
-        var n0 = 0
-        while n0 < geo.n {
-            let b = min(chunk, geo.n - n0)
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let b = min(chunk, images.upperBound - n0)
             for g in 0 ..< geo.groups {
                 // dY_g as a [C_out/g, b · P] matrix.
                 let dyg: UnsafePointer<Float>
@@ -287,7 +333,7 @@ public enum Conv2D {
                     dyg = dy + (n0 * geo.cOut + g * geo.cOutG) * p
                 } else {
                     let staged = staged!
-                    parallelFor(geo.cOutG, costPerItem: b * p) { m in
+                    parallelFor(geo.cOutG, costPerItem: b * p, serial: serial) { m in
                         for i in 0 ..< b {
                             (staged + (m * b + i) * p).update(from: dy + ((n0 + i) * geo.cOut + g * geo.cOutG + m) * p, count: p)
                         }
@@ -298,7 +344,7 @@ public enum Conv2D {
                 if let dw {
                     let colPtr: UnsafePointer<Float>
                     if let cols {
-                        im2col(geo, x, n0: n0, b: b, g: g, cols)
+                        im2col(geo, x, n0: n0, b: b, g: g, cols, serial: serial)
                         colPtr = UnsafePointer(cols)
                     } else {
                         colPtr = x + (n0 * geo.cIn + g * geo.cInG) * geo.plane
@@ -313,7 +359,7 @@ public enum Conv2D {
                         // dCols [K, bP] = W_gᵀ [K, C_out/g] · dY_g [C_out/g, bP]
                         BLAS.sgemm(transposeA: true, m: geo.k, n: b * p, k: geo.cOutG,
                                    a: wg, lda: geo.k, b: dyg, ldb: b * p, c: cols, ldc: b * p)
-                        col2im(geo, cols, n0: n0, b: b, g: g, dx)
+                        col2im(geo, cols, n0: n0, b: b, g: g, dx, serial: serial)
                     } else {
                         BLAS.sgemm(transposeA: true, m: geo.k, n: p, k: geo.cOutG,
                                    a: wg, lda: geo.k, b: dyg, ldb: p,
