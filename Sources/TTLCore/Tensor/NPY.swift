@@ -85,6 +85,7 @@ public struct NPYError: Error, Equatable, CustomStringConvertible {
     }
     public var file: String
     public var reason: Reason
+    public init(file: String, reason: Reason) { self.file = file; self.reason = reason }
 
     public var description: String {
         let what: String = switch reason {

@@ -1,0 +1,99 @@
+import TTLCore
+import XCTest
+import _TestSupport
+
+/// The optimized Float32 kernels against the Float64 reference on seeded random inputs,
+/// over more parameter combinations than the PyTorch fixtures hold, with one and two threads
+/// (the two-thread convolution splits the batch; one thread, or a batch of one, does not).
+final class OptimizedVsReferenceTests: XCTestCase {
+    var rng = SeededRandom(seed: 11)
+    let fwd = (atol: 1e-5, rtol: 1e-4), bwd = (atol: 1e-4, rtol: 1e-3)
+
+    override func tearDown() { ComputeThreads.count = 2 }
+
+    func testConv2DConfigurations() {
+        let configs: [(x: Shape, w: Shape, o: Conv2DOptions)] = [
+            ([1, 3, 9, 9], [4, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))),
+            ([5, 3, 9, 9], [4, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))),
+            ([3, 8, 6, 6], [8, 2, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1), groups: 4)),
+            ([4, 6, 8, 7], [12, 1, 3, 3], Conv2DOptions(padding: Padding2D(1), groups: 6)),
+            ([3, 4, 10, 10], [4, 1, 5, 5], Conv2DOptions(stride: Size2D(2), padding: .same(input: Size2D(10), kernel: Size2D(5), stride: Size2D(2)), groups: 4)),
+            ([2, 5, 6, 6], [7, 5, 1, 1], Conv2DOptions()),
+            ([3, 5, 7, 7], [7, 5, 1, 1], Conv2DOptions(stride: Size2D(2))),
+            ([2, 3, 12, 11], [2, 3, 3, 3], Conv2DOptions(stride: Size2D(3, 2), dilation: Size2D(2, 3), padding: Padding2D(top: 2, left: 1, bottom: 0, right: 3))),
+            ([7, 16, 3, 3], [16, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // many small images: multi-image chunks
+        ]
+        for threads in [1, 2] {
+            ComputeThreads.count = threads
+            for c in configs {
+                let (x, xr) = rng.pair(c.x), (w, wr) = rng.pair(c.w), (b, br) = rng.pair([c.w[0]])
+                let name = "conv \(c.x) \(c.w) \(c.o) threads \(threads)"
+                let y = Conv2D.forward(input: x, weight: w, bias: b, options: c.o)
+                assertClose(Reference.conv2d(xr, wr, br, c.o), y, atol: fwd.atol, rtol: fwd.rtol, name)
+                let (dy, dyr) = rng.pair(y.shape)
+                let g = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o)
+                let r = Reference.conv2dBackward(dyr, xr, wr, c.o)
+                assertClose(r.x, g.input!, atol: bwd.atol, rtol: bwd.rtol, name + " dx")
+                assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
+                assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
+                // Asking for fewer gradients must not change the ones computed.
+                let onlyWeight = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantInput: false, wantBias: false)
+                XCTAssertNil(onlyWeight.input)
+                XCTAssertEqual(onlyWeight.weight, g.weight, name)
+            }
+        }
+    }
+
+    func testLargeTensorsTakeTheParallelPaths() {
+        ComputeThreads.count = 2
+        let (x, xr) = rng.pair([4, 16, 24, 24], -6, 6)
+        for f in [Reference.Activation.relu, .hardSwish, .sigmoid] {
+            let y: Tensor = switch f {
+            case .relu: ReLU.forward(x)
+            case .hardSwish: HardSwish.forward(x)
+            default: Sigmoid.forward(x)
+            }
+            assertClose(Reference.activation(f, xr), y, atol: fwd.atol, rtol: fwd.rtol, "\(f)")
+        }
+        let win = Window2D(kernel: Size2D(3), stride: Size2D(2), padding: Padding2D(1))
+        assertClose(Reference.maxPool(xr, win).y, MaxPool2D.forward(x, window: win).output, atol: fwd.atol, rtol: fwd.rtol, "maxpool")
+        assertClose(Reference.avgPool(xr, win, countIncludePad: false), AvgPool2D.forward(x, window: win, countIncludePad: false),
+                    atol: fwd.atol, rtol: fwd.rtol, "avgpool")
+        assertClose(Reference.globalAvgPool(xr), GlobalAvgPool.forward(x), atol: fwd.atol, rtol: fwd.rtol, "global avgpool")
+        let (s, sr) = rng.pair([1, 16, 1, 1])
+        assertClose(Reference.binary(.mul, xr, sr), Binary.forward(.mul, x, s), atol: fwd.atol, rtol: fwd.rtol, "mul")
+        let p = BatchNorm.Parameters(scale: s.reshaped([16]), bias: s.reshaped([16]), mean: s.reshaped([16]),
+                                     variance: s.reshaped([16]).map { abs($0) + 0.5 }, epsilon: 1e-5)
+        assertClose(Reference.batchNorm(xr, scale: sr.scalars, bias: sr.scalars, mean: sr.scalars,
+                                        variance: sr.scalars.map { Double(Float(abs($0)) + 0.5) }, epsilon: Double(Float(1e-5))),
+                    BatchNorm.inference(input: x, p), atol: fwd.atol, rtol: fwd.rtol, "batchnorm")
+    }
+
+    func testTransposeAndBroadcastShapes() {
+        for (perm, s) in [([0, 2, 3, 1], [2, 3, 4, 5]), ([3, 2, 1, 0], [2, 1, 3, 2]), ([0, 1], [3, 3]), ([1, 0, 2], [2, 3, 1])] as [([Int], Shape)] {
+            let (x, xr) = rng.pair(s)
+            XCTAssertEqual(Transpose.forward(x, permutation: perm), Reference.transpose(xr, perm).tensor, "\(perm) \(s)")
+        }
+        for (sa, sb) in [([2, 3, 4], [3, 1]), ([1], [2, 2]), ([4, 1, 3], [2, 1]), ([2, 1, 1, 5], [1, 3, 4, 1])] as [(Shape, Shape)] {
+            let (a, ar) = rng.pair(sa), (b, br) = rng.pair(sb, 0.5, 2)
+            for op in Binary.Op.allCases {
+                let y = Binary.forward(op, a, b)
+                assertClose(Reference.binary(op, ar, br), y, atol: fwd.atol, rtol: fwd.rtol, "\(op) \(sa) \(sb)")
+                let (dy, dyr) = rng.pair(y.shape)
+                let g = Binary.backward(op, outputGradient: dy, a, b), r = Reference.binaryBackward(op, dyr, ar, br)
+                assertClose(r.a, g.a, atol: bwd.atol, rtol: bwd.rtol, "\(op) \(sa) \(sb) da")
+                assertClose(r.b, g.b, atol: bwd.atol, rtol: bwd.rtol, "\(op) \(sa) \(sb) db")
+            }
+        }
+        XCTAssertNil(Broadcast.shape([2, 3], [4]))
+    }
+
+    func testPaddingSameMatchesTensorFlow() {
+        // TF: out = ceil(in / stride); the odd pixel of padding goes bottom/right.
+        XCTAssertEqual(Padding2D.same(input: Size2D(224), kernel: Size2D(3), stride: Size2D(2)), Padding2D(top: 0, left: 0, bottom: 1, right: 1))
+        XCTAssertEqual(Padding2D.same(input: Size2D(7), kernel: Size2D(3), stride: Size2D(1)), Padding2D(1))
+        XCTAssertEqual(Padding2D.same(input: Size2D(112), kernel: Size2D(5), stride: Size2D(2)), Padding2D(top: 1, left: 1, bottom: 2, right: 2))
+        let w = Window2D(kernel: Size2D(5), stride: Size2D(2), padding: .same(input: Size2D(113), kernel: Size2D(5), stride: Size2D(2)))
+        XCTAssertEqual(w.outputSize(height: 113, width: 113), Size2D(57))
+    }
+}
