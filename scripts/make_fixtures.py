@@ -181,6 +181,13 @@ pool_case("avgpool_2x2_s2", "avgpool", (2, 2, 6, 6), (2, 2), (2, 2))
 pool_case("avgpool_asymmetric_pads", "avgpool", (1, 2, 7, 6), (3, 2), (2, 2), (1, 0, 0, 1))
 case("global_avgpool", "global_avgpool", {}, {"x": randn(2, 5, 4, 3)}, lambda x: x.mean(dim=(2, 3), keepdim=True))
 
+# --- constant padding -------------------------------------------------------------------
+
+case("pad2d_zero_asymmetric", "pad2d", {"pads": [1, 0, 2, 3], "value": 0.0}, {"x": randn(2, 3, 4, 5)},
+     lambda x: F.pad(x, (0, 3, 1, 2)))
+case("pad2d_value", "pad2d", {"pads": [2, 2, 2, 2], "value": -1.5}, {"x": randn(1, 2, 3, 3)},
+     lambda x: F.pad(x, (2, 2, 2, 2), value=-1.5))
+
 # --- elementwise binary with broadcasting ------------------------------------------------
 
 def binary_case(name, op, sa, sb, positive_b=False):

@@ -56,21 +56,12 @@ public func assertClose(_ actualShape: Shape, _ actual: [Double], _ expectedShap
     }
 }
 
-/// A small, seeded, platform-independent random source (SplitMix64) for test inputs.
-public struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Seeded random test inputs, built on ``SplitMix64``.
+public struct SeededRandom {
+    private var rng: SplitMix64
+    public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
     /// Uniform in [lo, hi).
-    public mutating func uniform(_ lo: Double = -1, _ hi: Double = 1) -> Double {
-        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
-    }
+    public mutating func uniform(_ lo: Double = -1, _ hi: Double = 1) -> Double { rng.uniform(lo, hi) }
     public mutating func array(_ n: Int, _ lo: Double = -1, _ hi: Double = 1) -> [Double] { (0 ..< n).map { _ in uniform(lo, hi) } }
     public mutating func reference(_ shape: Shape, _ lo: Double = -1, _ hi: Double = 1) -> ReferenceTensor<Double> {
         ReferenceTensor(shape: shape, scalars: array(shape.count, lo, hi))

@@ -115,6 +115,13 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testPad2D() {
+        let p = Padding2D(top: 1, left: 0, bottom: 2, right: 1)
+        gradcheck("pad2d", [rng.reference([1, 2, 3, 3])], forward: { Reference.pad2d($0[0], p, value: 0.5) }) { dy, x in
+            [Reference.pad2dBackward(dy, p, inputShape: x[0].shape)]
+        }
+    }
+
     func testBinary() {
         for op in Binary.Op.allCases {
             for (sa, sb) in [([2, 3, 2, 2], [1, 3, 1, 1]), ([3, 4], [4]), ([3, 1, 2], [1, 4, 1]), ([2, 2], [2, 2])] as [(Shape, Shape)] {

@@ -45,6 +45,7 @@ final class KernelGoldenTests: XCTestCase {
     func testMaxPool() throws { try check("maxpool", minimumCases: 5) }
     func testAvgPool() throws { try check("avgpool", minimumCases: 6) }
     func testGlobalAvgPool() throws { try check("global_avgpool", minimumCases: 1) }
+    func testPad2D() throws { try check("pad2d") }
     func testBinaryBroadcast() throws { try check("binary", minimumCases: 8) }
     func testGemm() throws { try check("gemm", minimumCases: 4) }
     func testTranspose() throws { try check("transpose", minimumCases: 3) }
@@ -56,7 +57,7 @@ final class KernelGoldenTests: XCTestCase {
     /// No fixture is left unchecked because its op has no test above.
     func testEveryFixtureOpIsTested() throws {
         let tested: Set = ["conv2d", "batchnorm", "relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish",
-                           "maxpool", "avgpool", "global_avgpool", "binary", "gemm", "transpose", "flatten", "reshape",
+                           "maxpool", "avgpool", "global_avgpool", "pad2d", "binary", "gemm", "transpose", "flatten", "reshape",
                            "softmax", "cross_entropy"]
         let ops = Set(try KernelFixture.all(in: Self.root).map(\.op))
         XCTAssertEqual(ops.subtracting(tested), [], "fixture ops without a test")
@@ -142,6 +143,11 @@ enum KernelRunner {
         case "global_avgpool":
             let (x, dy) = (try f.tensor("x"), try f.tensor("dy"))
             return ["y": GlobalAvgPool.forward(x), "dx": GlobalAvgPool.backward(outputGradient: dy, inputShape: x.shape)]
+        case "pad2d":
+            let (x, dy) = (try f.tensor("x"), try f.tensor("dy"))
+            let p = f.ints("pads")
+            let pad = Padding2D(top: p[0], left: p[1], bottom: p[2], right: p[3])
+            return ["y": Pad2D.forward(x, padding: pad, value: Float(f.double("value"))), "dx": Pad2D.backward(outputGradient: dy, padding: pad)]
         case "binary":
             let (a, b, dy) = (try f.tensor("a"), try f.tensor("b"), try f.tensor("dy"))
             let op = Binary.Op(rawValue: f.string("op"))!
@@ -218,6 +224,11 @@ enum KernelRunner {
         case "global_avgpool":
             let (x, dy) = (try r("x"), try r("dy"))
             return ["y": Reference.globalAvgPool(x), "dx": Reference.globalAvgPoolBackward(dy, inputShape: x.shape)]
+        case "pad2d":
+            let (x, dy) = (try r("x"), try r("dy"))
+            let p = f.ints("pads")
+            let pad = Padding2D(top: p[0], left: p[1], bottom: p[2], right: p[3])
+            return ["y": Reference.pad2d(x, pad, value: f.double("value")), "dx": Reference.pad2dBackward(dy, pad, inputShape: x.shape)]
         case "binary":
             let (a, b, dy) = (try r("a"), try r("b"), try r("dy"))
             let op = Binary.Op(rawValue: f.string("op"))!

@@ -69,3 +69,24 @@ extension Reference {
         avgPoolBackward(dy, inputShape: inputShape, Window2D(kernel: Size2D(inputShape[2], inputShape[3])), countIncludePad: true)
     }
 }
+
+extension Reference {
+    /// y[n, c, i, j] = x[n, c, i − top, j − left] inside, `value` outside.
+    public static func pad2d<T>(_ x: ReferenceTensor<T>, _ p: Padding2D, value: T) -> ReferenceTensor<T> {
+        let (h, w) = (x.shape[2], x.shape[3])
+        var y = ReferenceTensor<T>(zeros: [x.shape[0], x.shape[1], h + p.top + p.bottom, w + p.left + p.right])
+        for n in 0 ..< y.shape[0] { for c in 0 ..< y.shape[1] { for i in 0 ..< y.shape[2] { for j in 0 ..< y.shape[3] {
+            let (si, sj) = (i - p.top, j - p.left)
+            y[n, c, i, j] = si >= 0 && si < h && sj >= 0 && sj < w ? x[n, c, si, sj] : value
+        } } } }
+        return y
+    }
+
+    public static func pad2dBackward<T>(_ dy: ReferenceTensor<T>, _ p: Padding2D, inputShape: Shape) -> ReferenceTensor<T> {
+        var dx = ReferenceTensor<T>(zeros: inputShape)
+        for n in 0 ..< inputShape[0] { for c in 0 ..< inputShape[1] { for i in 0 ..< inputShape[2] { for j in 0 ..< inputShape[3] {
+            dx[n, c, i, j] = dy[n, c, i + p.top, j + p.left]
+        } } } }
+        return dx
+    }
+}
