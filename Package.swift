@@ -5,14 +5,20 @@ import PackageDescription
 //
 //   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
 //   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
+//   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
 //   ttl-bench    release benchmark of the GEMMs and convolutions of ResNet-18
 //   _TestSupport test-only helpers (assertClose, fixtures)
+
+// The numeric targets are optimized in debug builds too: the test suite runs whole networks
+// (ResNet-152 included), which unoptimized Swift runs tens of times slower.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "ttl",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "TTLCore", targets: ["TTLCore"]),
+        .library(name: "TTLNN", targets: ["TTLNN"]),
         .executable(name: "ttl-bench", targets: ["ttl-bench"]),
     ],
     targets: [
@@ -26,14 +32,23 @@ let package = Package(
         // MARK: Core
         .target(
             name: "TTLCore",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: optimizedInDebug
         ),
+
+        // MARK: Runtime
+        .target(name: "TTLNN", dependencies: ["TTLCore"], swiftSettings: optimizedInDebug),
 
         // MARK: Tools
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore"]),
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
+        .testTarget(
+            name: "TTLNNTests",
+            dependencies: ["TTLNN", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "TTLCoreTests",
             dependencies: ["TTLCore", "_TestSupport"],

@@ -1,0 +1,160 @@
+import TTLCore
+
+/// What a training forward keeps for backward: one entry per node that gradients flow through.
+/// Nodes of a frozen backbone have no entry and keep no activations.
+public struct Tape {
+    struct Entry {
+        var node: Int
+        var cache: Any
+        var needed: [Bool]
+        var outputShapes: [Shape]
+    }
+    var entries: [Entry] = []
+    /// Values whose gradients backward returns: trainable parameters and requested inputs.
+    var targets: Set<String> = []
+    /// How many node caches are held (for tests and memory reports).
+    public var cachedNodeCount: Int { entries.count }
+}
+
+extension Model {
+    /// Indices of the nodes that `outputs` depend on, in execution order.
+    public func schedule(for outputs: [String]) throws(GraphError) -> [Int] {
+        let producers = self.producers
+        var needed = Set<Int>()
+        var stack: [String] = []
+        for o in outputs {
+            guard producers[o] != nil || inputs.contains(where: { $0.name == o }) || parameters[o] != nil else { throw .unknownNode(o) }
+            stack.append(o)
+        }
+        while let v = stack.popLast() {
+            guard let p = producers[v], needed.insert(p).inserted else { continue }
+            stack.append(contentsOf: nodes[p].inputs.filter { !$0.isEmpty })
+        }
+        return needed.sorted()
+    }
+
+    /// Shapes of every value computed for these input shapes; throws naming the first node
+    /// whose inputs do not fit.
+    public func inferShapes(_ inputShapes: [String: Shape], nodes subset: [Int]? = nil) throws(GraphError) -> [String: Shape] {
+        var shapes = inputShapes
+        for i in subset ?? Array(nodes.indices) {
+            let n = nodes[i]
+            var ins: [Shape] = []
+            for v in n.inputs {
+                if v.isEmpty { continue }
+                if let s = shapes[v] ?? parameters[v]?.tensor.shape { ins.append(s) } else { throw .missingInput(v) }
+            }
+            let outs: [Shape]
+            do { outs = try n.operation.outputShapes(ins) } catch {
+                throw .shape(node: n.name, op: n.operation.type, message: error.message)
+            }
+            guard outs.count == n.outputs.count else {
+                throw .shape(node: n.name, op: n.operation.type, message: "gives \(outs.count) outputs, graph names \(n.outputs.count)")
+            }
+            for (name, s) in zip(n.outputs, outs) { shapes[name] = s }
+        }
+        return shapes
+    }
+
+    /// Inference: runs the nodes needed for `outputs` (default: the graph outputs), freeing
+    /// each activation after its last use.
+    /// - Parameter feeds: a tensor for each graph input, shaped as its ``InputSpec`` says
+    public func run(_ feeds: [String: Tensor], outputs: [String]? = nil) throws(GraphError) -> [String: Tensor] {
+        try execute(feeds, outputs: outputs ?? self.outputs, training: false, gradientInputs: [], keepTape: false).outputs
+    }
+
+    /// A training (or gradient-taking) forward pass. Batch norms whose parameters train use
+    /// batch statistics and update their running statistics in ``parameters``; frozen ones run
+    /// in inference mode. Keeps, in the returned ``Tape``, what backward needs, and nothing for
+    /// nodes no gradient flows through.
+    /// - Parameters:
+    ///   - training: false to take gradients in inference mode (all batch norms use running statistics)
+    ///   - gradientInputs: graph inputs whose gradients ``backward(_:outputGradients:)`` should also return
+    public mutating func forward(_ feeds: [String: Tensor], outputs: [String]? = nil, training: Bool = true,
+                                 gradientInputs: Set<String> = []) throws(GraphError) -> (outputs: [String: Tensor], tape: Tape) {
+        let r = try execute(feeds, outputs: outputs ?? self.outputs, training: training, gradientInputs: gradientInputs, keepTape: true)
+        for (path, t) in r.updates { parameters[path]?.tensor = t }
+        return (r.outputs, r.tape)
+    }
+
+    /// Gradients of every trainable parameter (by path) and of the requested inputs, given
+    /// the gradients of some outputs of the forward pass that made `tape`.
+    public func backward(_ tape: Tape, outputGradients: [String: Tensor]) -> [String: Tensor] {
+        var grads = outputGradients
+        for entry in tape.entries.reversed() {
+            let n = nodes[entry.node]
+            guard n.outputs.contains(where: { grads[$0] != nil }) else { continue }
+            let dys = zip(n.outputs, entry.outputShapes).map { name, shape in grads.removeValue(forKey: name) ?? Tensor(zeros: shape) }
+            let dxs = n.operation.backward(dys, cache: entry.cache, needed: entry.needed)
+            let inputNames = n.inputs.filter { !$0.isEmpty }
+            for (k, name) in inputNames.enumerated() where entry.needed[k] {
+                guard let g = dxs[k] else { continue }
+                if let existing = grads[name] {
+                    grads[name] = Binary.forward(.add, existing, g)
+                } else {
+                    grads[name] = g
+                }
+            }
+        }
+        return grads.filter { tape.targets.contains($0.key) }
+    }
+
+    func execute(_ feeds: [String: Tensor], outputs: [String], training: Bool, gradientInputs: Set<String>, keepTape: Bool) throws(GraphError)
+        -> (outputs: [String: Tensor], tape: Tape, updates: [String: Tensor])
+    {
+        let order = try schedule(for: outputs)
+        var inputShapes: [String: Shape] = [:]
+        for spec in inputs {
+            guard let t = feeds[spec.name] else {
+                if order.contains(where: { nodes[$0].inputs.contains(spec.name) }) || outputs.contains(spec.name) { throw .missingInput(spec.name) }
+                continue
+            }
+            guard spec.accepts(t.shape) else { throw .inputShape(spec.name, expected: spec.dimensions, got: t.shape) }
+            inputShapes[spec.name] = t.shape
+        }
+        _ = try inferShapes(inputShapes, nodes: order)
+
+        // Last position at which each value is read, so it can be dropped right after.
+        var lastUse: [String: Int] = [:]
+        for (position, i) in order.enumerated() { for v in nodes[i].inputs { lastUse[v] = position } }
+        let keep = Set(outputs)
+
+        var values = feeds
+        var requiresGradient = gradientInputs
+        var tape = Tape()
+        tape.targets = gradientInputs
+        var updates: [String: Tensor] = [:]
+        for (position, i) in order.enumerated() {
+            let n = nodes[i]
+            let names = n.inputs.filter { !$0.isEmpty }
+            var args: [Tensor] = []
+            args.reserveCapacity(names.count)
+            for v in names {
+                if let t = values[v] ?? updates[v] ?? parameters[v]?.tensor { args.append(t) } else { throw .missingInput(v) }
+            }
+            var needs = [Bool](repeating: false, count: names.count)
+            if keepTape {
+                for (k, v) in names.enumerated() where requiresGradient.contains(v) || isTrainable(v) {
+                    needs[k] = true
+                    if parameters[v] != nil { tape.targets.insert(v) }
+                }
+            }
+            let flows = needs.contains(true)
+            let result = n.operation.forward(args, ForwardContext(training: training, requiresGradient: needs, keepCache: flows))
+            for (name, t) in zip(n.outputs, result.outputs) {
+                values[name] = t
+                if flows { requiresGradient.insert(name) }
+            }
+            if training {
+                for (k, t) in result.stateUpdates where parameters[names[k]] != nil { updates[names[k]] = t }
+            }
+            if flows, let cache = result.cache {
+                tape.entries.append(Tape.Entry(node: i, cache: cache, needed: needs, outputShapes: result.outputs.map(\.shape)))
+            }
+            for v in names where lastUse[v] == position && !keep.contains(v) { values.removeValue(forKey: v) }
+        }
+        var out: [String: Tensor] = [:]
+        for o in outputs { out[o] = values[o] ?? parameters[o]?.tensor }
+        return (out, tape, updates)
+    }
+}

@@ -1,0 +1,56 @@
+import TTLCore
+
+extension Model {
+    /// Paths of the learnable parameters (not buffers), in declaration order.
+    public var parameterPaths: [String] { parameters.paths.filter { parameters[$0]?.kind == .parameter } }
+
+    /// Number of learnable scalars (buffers such as running statistics excluded, as PyTorch counts).
+    public var parameterCount: Int { parameters.scalarCount(of: .parameter) }
+
+    /// Number of learnable scalars that train.
+    public var trainableParameterCount: Int {
+        parameterPaths.reduce(0) { $0 + (frozen.contains($1) ? 0 : parameters[$1]!.tensor.count) }
+    }
+
+    /// Freezes every parameter under `prefix` (a dotted path prefix; empty for all).
+    public mutating func freeze(prefix: String = "") {
+        for p in parameterPaths where ParameterTree.path(p, isUnder: prefix) { frozen.insert(p) }
+    }
+
+    /// Unfreezes every parameter under `prefix` (empty for all).
+    public mutating func unfreeze(prefix: String = "") {
+        for p in parameterPaths where ParameterTree.path(p, isUnder: prefix) { frozen.remove(p) }
+    }
+
+    /// The top-level stages in declaration order: `["conv1", "bn1", "layer1", …, "fc"]` for a
+    /// torchvision ResNet, `["conv1_conv", …, "conv5_block3_3_bn", "predictions"]` for Keras.
+    public var stages: [String] { parameters.children() }
+
+    /// Index in ``parameterPaths`` of the first parameter of `stage`: a top-level component
+    /// equal to it (`layer4`) or, for Keras-style flat names, starting with `stage_` (`conv5`).
+    func firstIndex(ofStage stage: String) -> Int? {
+        parameterPaths.firstIndex { p in
+            let head = p.prefix { $0 != "." }
+            return head == stage || ParameterTree.path(p, isUnder: stage) || head.hasPrefix(stage + "_")
+        }
+    }
+
+    /// Freezes everything declared before `stage` and unfreezes `stage` and everything after it
+    /// (`unfreeze(from: "layer4")` trains layer4 and the head).
+    public mutating func unfreeze(from stage: String) throws(FreezeError) {
+        guard let start = firstIndex(ofStage: stage) else { throw FreezeError.unknownStage(stage, known: stages) }
+        for (i, p) in parameterPaths.enumerated() {
+            if i < start { frozen.insert(p) } else { frozen.remove(p) }
+        }
+    }
+}
+
+/// A freezing request that names nothing in the model.
+public enum FreezeError: Error, Equatable, CustomStringConvertible {
+    case unknownStage(String, known: [String])
+    public var description: String {
+        switch self {
+        case let .unknownStage(s, known): "no stage '\(s)' in the model; stages are \(known.joined(separator: ", "))"
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import TTLCore
+
+/// The classification head: the last Gemm (Linear/MatMul) feeding the model's output.
+public struct Head: Sendable, Equatable {
+    /// The Gemm node.
+    public var node: String
+    /// Parameter path of the weight, and of the bias if any.
+    public var weight: String
+    public var bias: String?
+    public var inFeatures: Int
+    public var outFeatures: Int
+    /// The value the head reads: the backbone's features `[N, inFeatures]`.
+    public var features: String
+    /// The head's output value (the logits).
+    public var logits: String
+    /// A Softmax node between the head and the output, if the model ends with one.
+    public var softmax: String?
+
+    public init(node: String, weight: String, bias: String?, inFeatures: Int, outFeatures: Int, features: String, logits: String, softmax: String?) {
+        self.node = node; self.weight = weight; self.bias = bias; self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        self.features = features; self.logits = logits; self.softmax = softmax
+    }
+}
+
+/// A graph edit that cannot be made.
+public enum GraphEditError: Error, Equatable, CustomStringConvertible {
+    case noHead(String)
+    case unknownValue(String)
+    public var description: String {
+        switch self {
+        case let .noHead(why): "cannot find the classification head: \(why)"
+        case let .unknownValue(v): "no node or value named '\(v)'"
+        }
+    }
+}
+
+extension Model {
+    /// Finds the head by walking back from the first output through Softmax, Identity and
+    /// Dropout nodes to a Gemm whose weight is a parameter.
+    public func findHead() throws(GraphEditError) -> Head {
+        guard var value = outputs.first else { throw .noHead("the model has no output") }
+        let producers = self.producers
+        var softmax: String? = nil
+        while let p = producers[value] {
+            let n = nodes[p]
+            switch n.operation {
+            case is SoftmaxOp:
+                softmax = n.name
+                value = n.inputs[0]
+            case is IdentityOp:
+                value = n.inputs[0]
+            case let gemm as GemmOp:
+                guard !gemm.options.transposeA, let w = parameters.tensor(n.inputs[1]), w.rank == 2 else {
+                    throw .noHead("node '\(n.name)' is a Gemm but its weight is not a stored matrix")
+                }
+                let (inF, outF) = gemm.options.transposeB ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
+                let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
+                return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: inF, outFeatures: outF,
+                            features: n.inputs[0], logits: n.outputs[0], softmax: softmax)
+            default:
+                throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), not from a Gemm/MatMul")
+            }
+        }
+        throw .noHead("output '\(value)' is not computed by any node")
+    }
+
+    /// Replaces the head with a new `Linear(inFeatures, classes)`, initialised as PyTorch
+    /// initialises `nn.Linear` (weight and bias uniform in ±1/√in), under the old head's paths
+    /// (`fc.weight`, `fc.bias`); the new parameters train. A final Softmax stays.
+    @discardableResult
+    public mutating func replaceHead(classes: Int, seed: UInt64 = 0) throws(GraphEditError) -> Head {
+        precondition(classes > 0)
+        var head = try findHead()
+        var rng = SplitMix64(seed: seed)
+        let bound = 1 / Float(head.inFeatures).squareRoot()
+        let weight = Tensor.uniform([classes, head.inFeatures], -bound, bound, using: &rng)
+        let bias = Tensor.uniform([classes], -bound, bound, using: &rng)
+        let biasPath = head.bias ?? (head.weight.hasSuffix(".weight") ? String(head.weight.dropLast(7)) + ".bias" : head.weight + "_bias")
+        parameters[head.weight] = .init(weight)
+        parameters[biasPath] = .init(bias)
+        frozen.remove(head.weight)
+        frozen.remove(biasPath)
+        let index = nodes.firstIndex { $0.name == head.node }!
+        nodes[index].operation = GemmOp(Gemm.Options(transposeB: true))
+        nodes[index].inputs = [head.features, head.weight, biasPath]
+        head.bias = biasPath
+        head.outFeatures = classes
+        return head
+    }
+
+    /// The sub-model computing `value` (a value or node name): the nodes it depends on and the
+    /// weights they read. For a feature extractor, cut at the head's `features`.
+    public func cut(at value: String) throws(GraphEditError) -> Model {
+        let target = node(named: value)?.outputs.first ?? value
+        guard let order = try? schedule(for: [target]) else { throw .unknownValue(value) }
+        let kept = order.map { nodes[$0] }
+        let used = Set(kept.flatMap(\.inputs))
+        var tree = ParameterTree()
+        for (path, entry) in parameters.entriesInOrder where used.contains(path) { tree[path] = entry }
+        let usedInputs = inputs.filter { used.contains($0.name) || $0.name == target }
+        guard var model = try? Model(inputs: usedInputs, outputs: [target], nodes: kept, parameters: tree) else {
+            throw .unknownValue(value)
+        }
+        model.frozen = frozen.filter { tree[$0] != nil }
+        model.metadata = metadata
+        return model
+    }
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Writes the runtime fixtures: tiny seeded networks with PyTorch's logits and gradients.
+
+Pinned: python 3.11, torch==2.13.0 (CPU), torchvision==0.29.2 (BasicBlock/Bottleneck only;
+install with --no-deps; imports pillow==13.0.0), numpy==2.4.6.
+    python3 scripts/make_runtime_fixtures.py
+
+For each network, Tests/TTLNNTests/Fixtures/<name>/ holds:
+  config.json            the architecture's settings and which stage is unfrozen for the training step
+PyTorch computes in float64 from the float32 weights and inputs, and results are stored as
+float32, so the Swift tolerance measures ttl's error, not PyTorch's float32 rounding.
+
+  weights/<path>.npy     every parameter and buffer (random, with batch-norm statistics and
+                         affine parameters randomised so that epsilon or momentum mistakes show)
+  x.npy, labels.npy      a batch of inputs and class labels
+  logits_eval.npy        model.eval() output
+  logits_train.npy       output of the training forward: modules before the unfrozen stage frozen
+                         (requires_grad False, eval mode), the rest in train mode
+  loss.npy               mean cross-entropy of logits_train
+  grads/<path>.npy       gradient of the loss for every trainable parameter
+  after/<path>.npy       every batch-norm running statistic after that forward
+"""
+import json
+import math
+import os
+import shutil
+import sys
+import types
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
+from torchvision.models.resnet import BasicBlock, Bottleneck  # noqa: E402
+
+assert torch.__version__.startswith("2.13.0"), torch.__version__
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TTLNNTests", "Fixtures")
+torch.manual_seed(20261126)
+
+
+class TinyResNet(nn.Module):
+    """torchvision's ResNet with a configurable base width (torchvision fixes it at 64)."""
+
+    def __init__(self, block, layers, base=64, groups=1, width_per_group=64, classes=1000):
+        super().__init__()
+        self.inplanes, self.groups, self.base_width = base, groups, width_per_group
+        self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(block, base, layers[0])
+        self.layer2 = self._make_layer(block, base * 2, layers[1], 2)
+        self.layer3 = self._make_layer(block, base * 4, layers[2], 2)
+        self.layer4 = self._make_layer(block, base * 8, layers[3], 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(base * 8 * block.expansion, classes)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                                       nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes, groups=self.groups, base_width=self.base_width) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def same_pads(size, k, s):
+    """TensorFlow 'SAME': output ceil(size/s), the odd pixel of padding at the bottom/right."""
+    out = (size + s - 1) // s
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv(nn.Conv2d):
+    """efficientnet_pytorch's Conv2dStaticSamePadding: pads computed once for a fixed image size."""
+
+    def __init__(self, cin, cout, k, s, size, groups=1):
+        super().__init__(cin, cout, k, s, groups=groups, bias=False)
+        t, b = same_pads(size, k, s)
+        self.pads = (t, b, t, b)  # square images: left/right as top/bottom
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pads))
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin, cout, expand, k, s, size):
+        super().__init__()
+        hidden = cin * expand
+        if expand != 1:
+            self._expand_conv = nn.Conv2d(cin, hidden, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(hidden, momentum=0.01, eps=1e-3)
+        self._depthwise_conv = SameConv(hidden, hidden, k, s, size, groups=hidden)
+        self._bn1 = nn.BatchNorm2d(hidden, momentum=0.01, eps=1e-3)
+        self._project_conv = nn.Conv2d(hidden, cout, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(cout, momentum=0.01, eps=1e-3)
+        self.expand, self.skip = expand, (s == 1 and cin == cout)
+
+    def forward(self, x):
+        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand != 1 else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.skip else y
+
+
+class TinyEfficientNetLite(nn.Module):
+    def __init__(self, stem, stages, head, classes, size):
+        super().__init__()
+        self._conv_stem = SameConv(3, stem, 3, 2, size)
+        size = (size + 1) // 2
+        self._bn0 = nn.BatchNorm2d(stem, momentum=0.01, eps=1e-3)
+        blocks = []
+        for expand, k, s, cin, cout, repeats in stages:
+            for r in range(repeats):
+                stride = s if r == 0 else 1
+                blocks.append(MBConv(cin if r == 0 else cout, cout, expand, k, stride, size))
+                size = (size + stride - 1) // stride
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(stages[-1][4], head, 1, bias=False)
+        self._bn1 = nn.BatchNorm2d(head, momentum=0.01, eps=1e-3)
+        self._dropout = nn.Dropout(0.2)
+        self._fc = nn.Linear(head, classes)
+
+    def forward(self, x):
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        for b in self._blocks:
+            x = b(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        x = x.mean(dim=(2, 3))
+        return self._fc(self._dropout(x))
+
+
+def randomise_batch_norms(model):
+    g = torch.Generator().manual_seed(7)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g) * 0.3)
+            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=g) * 0.2)
+
+
+def save(path, t):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if isinstance(t, torch.Tensor):
+        t = t.detach()
+        t = t.to(torch.float32) if t.is_floating_point() else t
+        t = t.numpy()
+    np.save(path, np.array(t, order="C"))
+
+
+def write(name, model, config, unfreeze_from, batch=4, size=32):
+    folder = os.path.join(ROOT, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    randomise_batch_norms(model)
+    # Round every weight to float32 first; then compute in float64 from exactly those values.
+    model = model.float().double()
+    classes = config["classes"]
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(batch, 3, size, size, generator=g).double()
+    labels = torch.randint(0, classes, (batch,), generator=g)
+    state = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    for k, v in state.items():
+        save(os.path.join(folder, "weights", k + ".npy"), v)
+    save(os.path.join(folder, "x.npy"), x)
+    save(os.path.join(folder, "labels.npy"), labels.numpy().astype(np.int64))
+
+    model.eval()
+    with torch.no_grad():
+        save(os.path.join(folder, "logits_eval.npy"), model(x))
+
+    # Training forward: everything declared before `unfreeze_from` frozen and in eval mode.
+    names = [k for k, _ in model.named_parameters()]
+    start = next(i for i, k in enumerate(names) if k == unfreeze_from or k.startswith(unfreeze_from + "."))
+    trainable = set(names[start:])
+    for k, p in model.named_parameters():
+        p.requires_grad_(k in trainable)
+    model.eval()
+    for mname, m in model.named_modules():
+        if mname and any(p.startswith(mname + ".") for p in trainable):
+            own = [n for n, _ in m.named_parameters(recurse=False)]
+            if isinstance(m, nn.BatchNorm2d) and all(mname + "." + n in trainable for n in own):
+                m.train()
+    logits = model(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    save(os.path.join(folder, "logits_train.npy"), logits)
+    save(os.path.join(folder, "loss.npy"), loss)
+    for k, p in model.named_parameters():
+        if k in trainable:
+            save(os.path.join(folder, "grads", k + ".npy"), p.grad)
+    for k, v in model.state_dict().items():
+        if "running_" in k:
+            save(os.path.join(folder, "after", k + ".npy"), v)
+    config = dict(config, unfreeze_from=unfreeze_from, trainable=sorted(trainable))
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+
+write("tiny_resnet_basic", TinyResNet(BasicBlock, [1, 1, 1, 1], base=4, classes=5),
+      {"family": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "base": 4, "groups": 1, "width_per_group": 64, "classes": 5},
+      "layer4")
+write("tiny_resnext_bottleneck", TinyResNet(Bottleneck, [1, 2, 1, 1], base=4, groups=2, width_per_group=32, classes=3),
+      {"family": "resnet", "block": "bottleneck", "layers": [1, 2, 1, 1], "base": 4, "groups": 2, "width_per_group": 32, "classes": 3},
+      "layer4")
+stages = [[1, 3, 1, 8, 4, 1], [6, 3, 2, 4, 8, 2], [6, 5, 2, 8, 12, 1]]
+write("tiny_efficientnet_lite", TinyEfficientNetLite(8, stages, 16, 5, 32),
+      {"family": "efficientnet-lite", "stem": 8, "stages": stages, "head": 16, "classes": 5},
+      "_blocks.3")
+print("wrote fixtures to", os.path.normpath(ROOT))
