@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TTLNN", dependencies: ["TTLCore"], swiftSettings: optimizedInDebug),
 
         // MARK: Tools
-        .executableTarget(name: "ttl-bench", dependencies: ["TTLCore"]),
+        .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),

@@ -1,10 +1,16 @@
-// Release benchmark of the GEMMs and convolutions of ResNet-18 at batch 32.
-//   swift build -c release --product ttl-bench && .build/release/ttl-bench [--threads T] [--repeat R]
-// Prints GFLOP/s for the raw BLAS GEMM of each layer and for Conv2D forward/backward on it,
-// so the cost of im2col (forward GFLOP/s ÷ GEMM GFLOP/s) can be read off directly.
+// Release benchmarks.
+//   swift build -c release --product ttl-bench
+//   .build/release/ttl-bench [--threads T] [--repeat R]
+//       GFLOP/s of the raw BLAS GEMM of ResNet-18's 3×3 convolutions at batch 32 and of Conv2D
+//       forward/backward on them, so the cost of im2col (forward ÷ GEMM) reads off directly.
+//   .build/release/ttl-bench --network NAME [--batch B] [--train] [--threads T] [--repeat R]
+//       images/s of a whole built-in network (resnet18, resnet50, efficientnet-lite0, …):
+//       inference, or with --train a training step with only the head trainable; and the
+//       process's peak resident memory.
 import Dispatch
 import Foundation
 import TTLCore
+import TTLNN
 
 struct Layer {
     let name: String
@@ -17,13 +23,20 @@ struct Layer {
 
 var threads = ComputeThreads.count
 var repeats = 3
+var network: String? = nil
+var batch = 32
+var train = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--threads": threads = Int(args.popFirst() ?? "") ?? threads
     case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
+    case "--network": network = args.popFirst()
+    case "--batch": batch = Int(args.popFirst() ?? "") ?? batch
+    case "--train": train = true
+    case "--profile": Profiler.isEnabled = true
     default:
-        print("usage: ttl-bench [--threads T] [--repeat R]")
+        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train]]")
         exit(2)
     }
 }
@@ -47,6 +60,52 @@ func random(_ shape: Shape, seed: UInt64) -> Tensor {
             buf[i] = Float(Int32(truncatingIfNeeded: state >> 33)) / Float(Int32.max)
         }
     }
+}
+
+/// Peak resident set size of this process, from /proc (Linux), in MiB.
+func peakMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kb / 1024
+}
+
+func buildNetwork(_ name: String) -> Model? {
+    if let c = ResNet.named[name] { return ResNet.build(c) }
+    if name == "efficientnet-lite0" { return EfficientNetLite.build(.lite0) }
+    if name.hasPrefix("keras-"), let c = KerasResNet.named[String(name.dropFirst(6))] { return KerasResNet.build(c) }
+    return nil
+}
+
+if let network {
+    guard var model = buildNetwork(network) else {
+        print("ttl-bench: unknown network '\(network)'")
+        exit(2)
+    }
+    let spec = model.inputs[0]
+    let x = random(spec.shape(batch: batch), seed: 5)
+    let flops = Double((try? model.summary().flopsPerImage) ?? 0)
+    var time: Double
+    if train {
+        let head = try! model.findHead()
+        model.freeze()
+        model.unfreeze(prefix: String(head.weight.prefix { $0 != "." }))
+        let labels = (0 ..< batch).map { $0 % head.outFeatures }
+        time = seconds(repeats) {
+            let (outs, tape) = try! model.forward([spec.name: x], outputs: [head.logits])
+            let (_, cache) = SoftmaxCrossEntropy.forward(logits: outs[head.logits]!, labels: labels)
+            _ = model.backward(tape, outputGradients: [head.logits: SoftmaxCrossEntropy.backward(cache: cache, labels: labels)])
+        }
+    } else {
+        time = seconds(repeats) { _ = try! model.run([spec.name: x]) }
+    }
+    print(String(format: "%@ %@ batch %d, %d threads: %.1f images/s (%.3f s/batch, %.1f GFLOP/s), peak memory %.0f MiB",
+                 network, train ? "training step (head only)" : "inference", batch, threads, Double(batch) / time, time,
+                 flops * Double(batch) / time / 1e9, peakMemoryMiB()))
+    if Profiler.isEnabled {
+        for (type, s) in Profiler.report() { print(String(format: "  %-20@ %7.3f s over %d runs", type, s, repeats)) }
+    }
+    exit(0)
 }
 
 let env = ProcessInfo.processInfo.environment

@@ -57,6 +57,18 @@ final class OptimizedVsReferenceTests: XCTestCase {
         }
         let win = Window2D(kernel: Size2D(3), stride: Size2D(2), padding: Padding2D(1))
         assertClose(Reference.maxPool(xr, win).y, MaxPool2D.forward(x, window: win).output, atol: fwd.atol, rtol: fwd.rtol, "maxpool")
+        XCTAssertEqual(MaxPool2D.forward(x, window: win, recordArgmax: false).output, MaxPool2D.forward(x, window: win).output)
+        for epilogue in [Conv2D.Epilogue.relu, .clip(min: 0, max: 6), .clip(min: -1, max: 0.5)] {
+            let (w, _) = rng.pair([8, 16, 3, 3]), (b, _) = rng.pair([8])
+            let options = Conv2DOptions(padding: Padding2D(1))
+            let plain = Conv2D.forward(input: x, weight: w, bias: b, options: options)
+            let expected: Tensor = switch epilogue {
+            case .relu: ReLU.forward(plain)
+            case let .clip(lo, hi): Clip.forward(plain, min: lo, max: hi)
+            case .none: plain
+            }
+            XCTAssertEqual(Conv2D.forward(input: x, weight: w, bias: b, options: options, epilogue: epilogue), expected, "\(epilogue)")
+        }
         assertClose(Reference.avgPool(xr, win, countIncludePad: false), AvgPool2D.forward(x, window: win, countIncludePad: false),
                     atol: fwd.atol, rtol: fwd.rtol, "avgpool")
         assertClose(Reference.globalAvgPool(xr), GlobalAvgPool.forward(x), atol: fwd.atol, rtol: fwd.rtol, "global avgpool")

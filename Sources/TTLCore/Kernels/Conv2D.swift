@@ -41,32 +41,42 @@ public enum Conv2D {
         return [input[0], weight[0], out.h, out.w]
     }
 
+    /// What is applied to each output element after the bias, in the same pass: lets an
+    /// inference graph fuse a following ReLU or ReLU6 into the convolution.
+    public enum Epilogue: Sendable, Equatable {
+        case none
+        case relu
+        case clip(min: Float, max: Float)
+    }
+
     /// Forward pass.
     /// - Parameters:
     ///   - input: `[N, C_in, H, W]`
     ///   - weight: `[C_out, C_in / groups, kH, kW]`
     ///   - bias: `[C_out]` or nil
+    ///   - epilogue: an activation applied to the result
     /// - Returns: `[N, C_out, H_out, W_out]`
-    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions) -> Tensor {
+    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, epilogue: Epilogue = .none) -> Tensor {
         let outShape = outputShape(input: input.shape, weight: weight.shape, options: options)
         if let bias { precondition(bias.shape == [weight.shape[0]], "conv2d bias \(bias.shape) for \(weight.shape[0]) channels") }
         let geo = Geometry(input: input.shape, weight: weight.shape, output: outShape, options: options)
-        var output = Tensor(zeros: outShape)
-        input.withUnsafeBufferPointer { x in
+        // Every element is written by the GEMM or the depthwise loop, so no zero fill first.
+        return input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
-                output.withUnsafeMutableBufferPointer { y in
+                Tensor(uninitialized: outShape) { y in
                     if geo.isDepthwise {
                         depthwiseForward(geo, x.baseAddress!, w.baseAddress!, y.baseAddress!)
                     } else {
                         gemmForward(geo, x.baseAddress!, w.baseAddress!, y.baseAddress!)
                     }
                     if let bias {
-                        bias.withUnsafeBufferPointer { b in addBias(geo, b.baseAddress!, y.baseAddress!) }
+                        bias.withUnsafeBufferPointer { b in finish(geo, b.baseAddress!, epilogue, y.baseAddress!) }
+                    } else if epilogue != .none {
+                        finish(geo, nil, epilogue, y.baseAddress!)
                     }
                 }
             }
         }
-        return output
     }
 
     /// Gradients of a convolution; each is nil when not asked for.
@@ -371,12 +381,22 @@ public enum Conv2D {
         }
     }
 
-    static func addBias(_ geo: Geometry, _ bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    /// Adds the bias and applies the epilogue, one pass over each output plane.
+    static func finish(_ geo: Geometry, _ bias: UnsafePointer<Float>?, _ epilogue: Epilogue, _ y: UnsafeMutablePointer<Float>) {
         let p = geo.outPlane
+        let (lo, hi): (Float, Float) = switch epilogue {
+        case .none: (-.infinity, .infinity)
+        case .relu: (0, .infinity)
+        case let .clip(a, b): (a, b)
+        }
         parallelFor(geo.n * geo.cOut, costPerItem: p) { nc in
-            let v = bias[nc % geo.cOut]
+            let v = bias?[nc % geo.cOut] ?? 0
             let row = y + nc * p
-            for i in 0 ..< p { row[i] += v }
+            if epilogue == .none {
+                for i in 0 ..< p { row[i] += v }
+            } else {
+                for i in 0 ..< p { row[i] = min(max(row[i] + v, lo), hi) }
+            }
         }
     }
 

@@ -1,4 +1,24 @@
+import Dispatch
+import Synchronization
 import TTLCore
+
+/// Time spent per operation type, when enabled (`ttl-bench --profile`).
+public enum Profiler {
+    private static let totals = Mutex<[String: UInt64]>([:])
+    private static let enabled = Atomic<Bool>(false)
+    public static var isEnabled: Bool {
+        get { enabled.load(ordering: .relaxed) }
+        set { enabled.store(newValue, ordering: .relaxed) }
+    }
+    static func record(_ type: String, _ nanoseconds: UInt64) { totals.withLock { $0[type, default: 0] += nanoseconds } }
+    /// Seconds per operation type since the last reset, largest first.
+    public static func report(reset: Bool = true) -> [(type: String, seconds: Double)] {
+        totals.withLock { t in
+            defer { if reset { t = [:] } }
+            return t.map { ($0.key, Double($0.value) / 1e9) }.sorted { $0.seconds > $1.seconds }
+        }
+    }
+}
 
 /// What a training forward keeps for backward: one entry per node that gradients flow through.
 /// Nodes of a frozen backbone have no entry and keep no activations.
@@ -124,9 +144,24 @@ extension Model {
         var tape = Tape()
         tape.targets = gradientInputs
         var updates: [String: Tensor] = [:]
+        let fusions = self.fusions(order: order, keep: keep)
+        var fusedAway = Set<Int>()
         for (position, i) in order.enumerated() {
+            if fusedAway.contains(i) { continue }
             let n = nodes[i]
             let names = n.inputs.filter { !$0.isEmpty }
+            // Fuse only where no gradient flows through the chain and its batch norm does not train.
+            if let f = fusions[i], let x = values[names[0]],
+               !keepTape || (!requiresGradient.contains(names[0]) && !names.contains(where: isTrainable)
+                   && !nodes[f.batchNorm].inputs[1 ... 2].contains(where: isTrainable)) {
+                let started = Profiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
+                values[f.output] = runFused(f, input: x)
+                if Profiler.isEnabled { Profiler.record("Conv+BN \(parameters.tensor(names[1])!.shape) \(nodes[i].operation)", DispatchTime.now().uptimeNanoseconds - started) }
+                fusedAway.insert(f.batchNorm)
+                if let k = f.activation { fusedAway.insert(k) }
+                if lastUse[names[0]] == position && !keep.contains(names[0]) { values.removeValue(forKey: names[0]) }
+                continue
+            }
             var args: [Tensor] = []
             args.reserveCapacity(names.count)
             for v in names {
@@ -140,7 +175,9 @@ extension Model {
                 }
             }
             let flows = needs.contains(true)
+            let started = Profiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
             let result = n.operation.forward(args, ForwardContext(training: training, requiresGradient: needs, keepCache: flows))
+            if Profiler.isEnabled { Profiler.record(n.operation.type, DispatchTime.now().uptimeNanoseconds - started) }
             for (name, t) in zip(n.outputs, result.outputs) {
                 values[name] = t
                 if flows { requiresGradient.insert(name) }

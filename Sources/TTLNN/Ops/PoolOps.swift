@@ -12,7 +12,7 @@ public struct MaxPoolOp: Operation {
     }
 
     public func forward(_ inputs: [Tensor], _ ctx: ForwardContext) -> ForwardResult {
-        let (y, cache) = MaxPool2D.forward(inputs[0], window: window)
+        let (y, cache) = MaxPool2D.forward(inputs[0], window: window, recordArgmax: ctx.keepCache)
         return ForwardResult([y], cache: ctx.keepCache ? cache : nil)
     }
 
