@@ -22,6 +22,8 @@ final class OptimizedVsReferenceTests: XCTestCase {
             ([3, 5, 7, 7], [7, 5, 1, 1], Conv2DOptions(stride: Size2D(2))),
             ([2, 3, 12, 11], [2, 3, 3, 3], Conv2DOptions(stride: Size2D(3, 2), dilation: Size2D(2, 3), padding: Padding2D(top: 2, left: 1, bottom: 0, right: 3))),
             ([7, 16, 3, 3], [16, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // many small images: multi-image chunks
+            ([2, 16, 64, 64], [8, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // large images: unrolled in row bands
+            ([1, 3, 128, 128], [4, 3, 7, 7], Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))),  // a stem, banded and strided
         ]
         for threads in [1, 2] {
             ComputeThreads.count = threads
