@@ -18,6 +18,7 @@ float32, so the Swift tolerance measures ttl's error, not PyTorch's float32 roun
                          (requires_grad False, eval mode), the rest in train mode
   loss.npy               mean cross-entropy of logits_train
   grads/<path>.npy       gradient of the loss for every trainable parameter
+  dx.npy                 gradient of the loss with respect to the input (through the frozen layers)
   after/<path>.npy       every batch-norm running statistic after that forward
 """
 import json
@@ -192,9 +193,11 @@ def write(name, model, config, unfreeze_from, batch=4, size=32):
             own = [n for n, _ in m.named_parameters(recurse=False)]
             if isinstance(m, nn.BatchNorm2d) and all(mname + "." + n in trainable for n in own):
                 m.train()
+    x.requires_grad_(True)
     logits = model(x)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
+    save(os.path.join(folder, "dx.npy"), x.grad)
     save(os.path.join(folder, "logits_train.npy"), logits)
     save(os.path.join(folder, "loss.npy"), loss)
     for k, p in model.named_parameters():
