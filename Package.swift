@@ -6,6 +6,7 @@ import PackageDescription
 //   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
 //   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
 //   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
+//   TTLONNX      ONNX reader/writer (swift-protobuf, code generated once and committed) → TTLNN
 //   ttl-bench    release benchmark of the GEMMs and convolutions of ResNet-18
 //   _TestSupport test-only helpers (assertClose, fixtures)
 
@@ -19,7 +20,11 @@ let package = Package(
     products: [
         .library(name: "TTLCore", targets: ["TTLCore"]),
         .library(name: "TTLNN", targets: ["TTLNN"]),
+        .library(name: "TTLONNX", targets: ["TTLONNX"]),
         .executable(name: "ttl-bench", targets: ["ttl-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -38,6 +43,13 @@ let package = Package(
 
         // MARK: Runtime
         .target(name: "TTLNN", dependencies: ["TTLCore"], swiftSettings: optimizedInDebug),
+
+        // MARK: Formats
+        .target(
+            name: "TTLONNX",
+            dependencies: ["TTLNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto/onnx.proto"]
+        ),
 
         // MARK: Tools
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),

@@ -24,7 +24,7 @@ public struct GraphBuilder {
     /// Adds a node; a name already taken gets `#2`, `#3`, … (a module applied twice, like
     /// torchvision's shared `relu`). Returns the node's output value.
     @discardableResult
-    public mutating func add(_ name: String, _ op: any Operation, _ inputs: [String]) -> String {
+    public mutating func add(_ name: String, _ op: any GraphOperation, _ inputs: [String]) -> String {
         var unique = name
         var k = 2
         while usedNames.contains(unique) { unique = "\(name)#\(k)"; k += 1 }

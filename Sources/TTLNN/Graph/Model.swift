@@ -3,12 +3,12 @@ import TTLCore
 /// A node of the graph: an operation reading named values and writing named values.
 public struct Node: Sendable {
     public var name: String
-    public var operation: any Operation
+    public var operation: any GraphOperation
     /// Value names: graph inputs, parameter paths, or other nodes' outputs.
     public var inputs: [String]
     public var outputs: [String]
 
-    public init(_ name: String, _ operation: any Operation, inputs: [String], outputs: [String]? = nil) {
+    public init(_ name: String, _ operation: any GraphOperation, inputs: [String], outputs: [String]? = nil) {
         self.name = name
         self.operation = operation
         self.inputs = inputs

@@ -30,7 +30,7 @@ public struct ForwardResult {
 /// Operations are values (their attributes, such as strides), never weights: weights are
 /// inputs named by parameter paths, so that importers, exporters, freezing and optimizers
 /// all meet in the ``ParameterTree``.
-public protocol Operation: Sendable, CustomStringConvertible {
+public protocol GraphOperation: Sendable, CustomStringConvertible {
     /// The operation's type in ONNX spelling (`Conv`, `BatchNormalization`, `Relu`, …).
     var type: String { get }
     /// Output shapes for these input shapes; throws a message when they do not fit.
@@ -42,7 +42,7 @@ public protocol Operation: Sendable, CustomStringConvertible {
     func flops(inputs: [Shape], outputs: [Shape]) -> Int
 }
 
-extension Operation {
+extension GraphOperation {
     public func flops(inputs: [Shape], outputs: [Shape]) -> Int { outputs.reduce(0) { $0 + $1.count } }
     public var description: String { type }
 }

@@ -1,7 +1,7 @@
 import TTLCore
 
 /// An elementwise activation node (ONNX Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish). Any shape.
-public struct ActivationOp: Operation {
+public struct ActivationOp: GraphOperation {
     public enum Function: Sendable, Equatable {
         case relu
         case clip(min: Float, max: Float)

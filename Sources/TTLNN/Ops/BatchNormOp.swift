@@ -5,7 +5,7 @@ import TTLCore
 /// Runs in training mode (batch statistics, running statistics updated) only during a
 /// training forward and only when its scale or bias trains: a frozen batch norm always uses
 /// its running statistics, which then never change. `momentum` follows PyTorch (see `BatchNorm`).
-public struct BatchNormOp: Operation {
+public struct BatchNormOp: GraphOperation {
     public var epsilon: Float
     public var momentum: Float
     public init(epsilon: Float, momentum: Float = 0.1) { self.epsilon = epsilon; self.momentum = momentum }

@@ -1,7 +1,7 @@
 import TTLCore
 
 /// Elementwise Add/Sub/Mul/Div with NumPy broadcasting.
-public struct BinaryOp: Operation {
+public struct BinaryOp: GraphOperation {
     public var op: Binary.Op
     public init(_ op: Binary.Op) { self.op = op }
     public var type: String {

@@ -1,7 +1,7 @@
 import TTLCore
 
 /// Convolution node: inputs `x [N, C_in, H, W]`, `weight [C_out, C_in/groups, kH, kW]`, optional `bias [C_out]`.
-public struct Conv2DOp: Operation {
+public struct Conv2DOp: GraphOperation {
     public var options: Conv2DOptions
     public init(_ options: Conv2DOptions) { self.options = options }
     public var type: String { "Conv" }

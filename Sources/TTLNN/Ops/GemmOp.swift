@@ -2,7 +2,7 @@ import TTLCore
 
 /// General matrix multiply node (ONNX Gemm; MatMul of two matrices is Gemm without C).
 /// A PyTorch `Linear` is `Gemm(x [N, in], weight [out, in], bias [out], transposeB: true)`.
-public struct GemmOp: Operation {
+public struct GemmOp: GraphOperation {
     public var options: Gemm.Options
     public init(_ options: Gemm.Options = Gemm.Options()) { self.options = options }
     public var type: String { "Gemm" }

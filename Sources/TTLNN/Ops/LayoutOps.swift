@@ -1,7 +1,7 @@
 import TTLCore
 
 /// Axis permutation node (ONNX Transpose).
-public struct TransposeOp: Operation {
+public struct TransposeOp: GraphOperation {
     public var permutation: [Int]
     public init(_ permutation: [Int]) { self.permutation = permutation }
     public var type: String { "Transpose" }
@@ -24,7 +24,7 @@ public struct TransposeOp: Operation {
 }
 
 /// Reshape node with ONNX semantics: a target dimension of 0 copies the input's, −1 is inferred.
-public struct ReshapeOp: Operation {
+public struct ReshapeOp: GraphOperation {
     public var target: [Int]
     public init(_ target: [Int]) { self.target = target }
     public var type: String { "Reshape" }
@@ -68,7 +68,7 @@ public struct ReshapeOp: Operation {
 }
 
 /// Flatten node (ONNX Flatten): `[d0 … d_{axis−1}]` and `[d_axis …]` each collapsed.
-public struct FlattenOp: Operation {
+public struct FlattenOp: GraphOperation {
     public var axis: Int
     public init(axis: Int = 1) { self.axis = axis }
     public var type: String { "Flatten" }
@@ -91,7 +91,7 @@ public struct FlattenOp: Operation {
 }
 
 /// Softmax node along one axis.
-public struct SoftmaxOp: Operation {
+public struct SoftmaxOp: GraphOperation {
     public var axis: Int
     public init(axis: Int = -1) { self.axis = axis }
     public var type: String { "Softmax" }
@@ -115,7 +115,7 @@ public struct SoftmaxOp: Operation {
 }
 
 /// Identity node; also Dropout at inference (`type` keeps the source's name).
-public struct IdentityOp: Operation {
+public struct IdentityOp: GraphOperation {
     public var type: String
     public init(type: String = "Identity") { self.type = type }
 

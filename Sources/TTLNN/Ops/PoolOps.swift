@@ -1,7 +1,7 @@
 import TTLCore
 
 /// Max pooling node: `[N, C, H, W]` → `[N, C, H_out, W_out]`.
-public struct MaxPoolOp: Operation {
+public struct MaxPoolOp: GraphOperation {
     public var window: Window2D
     public init(_ window: Window2D) { self.window = window }
     public var type: String { "MaxPool" }
@@ -25,7 +25,7 @@ public struct MaxPoolOp: Operation {
 }
 
 /// Average pooling node: `[N, C, H, W]` → `[N, C, H_out, W_out]`.
-public struct AvgPoolOp: Operation {
+public struct AvgPoolOp: GraphOperation {
     public var window: Window2D
     public var countIncludePad: Bool
     public init(_ window: Window2D, countIncludePad: Bool) { self.window = window; self.countIncludePad = countIncludePad }
@@ -51,7 +51,7 @@ public struct AvgPoolOp: Operation {
 }
 
 /// Global average pooling node: `[N, C, H, W]` → `[N, C, 1, 1]`.
-public struct GlobalAvgPoolOp: Operation {
+public struct GlobalAvgPoolOp: GraphOperation {
     public init() {}
     public var type: String { "GlobalAveragePool" }
 
@@ -73,7 +73,7 @@ public struct GlobalAvgPoolOp: Operation {
 }
 
 /// Constant padding of H and W: `[N, C, H, W]` → `[N, C, H + t + b, W + l + r]`.
-public struct PadOp: Operation {
+public struct PadOp: GraphOperation {
     public var padding: Padding2D
     public var value: Float
     public init(_ padding: Padding2D, value: Float = 0) { self.padding = padding; self.value = value }

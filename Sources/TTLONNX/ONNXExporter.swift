@@ -1,0 +1,218 @@
+// ttl Model → ONNX model (opset 17, IR version 8: what current onnxruntime and converters read).
+// Weights are written as float32 initializers under their parameter paths; model metadata
+// goes to metadata_props. Written to a temporary file beside the target, then renamed.
+import Foundation
+import SwiftProtobuf
+import TTLCore
+import TTLNN
+
+public enum ONNXExporter {
+    public static let opset = 17
+    public static let irVersion = 8
+
+    /// The model as an ONNX ModelProto's bytes. Throws for an operation ONNX cannot express.
+    public static func serialize(_ model: Model, file: String = "<memory>") throws(ONNXError) -> Data {
+        var proto = Onnx_ModelProto()
+        proto.irVersion = Int64(irVersion)
+        proto.producerName = "ttl"
+        proto.producerVersion = "0.1"
+        var opsetID = Onnx_OperatorSetIdProto()
+        opsetID.domain = ""
+        opsetID.version = Int64(opset)
+        proto.opsetImport = [opsetID]
+        for (k, v) in model.metadata.sorted(by: { $0.key < $1.key }) where !k.hasPrefix("onnx.") {
+            var e = Onnx_StringStringEntryProto()
+            e.key = k
+            e.value = v
+            proto.metadataProps.append(e)
+        }
+        var g = Onnx_GraphProto()
+        g.name = model.metadata["name"] ?? "ttl"
+        let shapes: [String: Shape]
+        do {
+            var feeds: [String: Shape] = [:]
+            for i in model.inputs { feeds[i.name] = i.shape(batch: 1) }
+            shapes = try model.inferShapes(feeds)
+        } catch {
+            throw ONNXError(file: file, .graph(error))
+        }
+        for (path, entry) in model.parameters.entriesInOrder {
+            g.initializer.append(tensorProto(entry.tensor, name: path))
+        }
+        var extra: [Onnx_TensorProto] = []
+        for n in model.nodes {
+            g.node.append(contentsOf: try nodeProtos(n, extra: &extra, file: file))
+        }
+        g.initializer.append(contentsOf: extra)
+        g.input = model.inputs.map { valueInfo($0.name, $0.dimensions) }
+        g.output = model.outputs.map { o in
+            let s = shapes[o].map { $0.dimensions.enumerated().map { $0.offset == 0 && model.inputs.first?.dimensions.first == nil ? nil : $0.element } }
+            return valueInfo(o, s ?? [])
+        }
+        proto.graph = g
+        do {
+            return try proto.serializedData()
+        } catch {
+            throw ONNXError(file: file, .cannotWrite("\(error)"))
+        }
+    }
+
+    /// Writes the model to `url` through a temporary file in the same folder, renamed into place.
+    public static func write(_ model: Model, to url: URL) throws(ONNXError) {
+        let data = try serialize(model, file: url.path)
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw ONNXError(file: url.path, .cannotWrite(error.localizedDescription))
+        }
+    }
+
+    static func tensorProto(_ t: Tensor, name: String) -> Onnx_TensorProto {
+        var p = Onnx_TensorProto()
+        p.name = name
+        p.dims = t.shape.dimensions.map { Int64($0) }
+        p.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        p.rawData = t.withUnsafeBufferPointer { buf in
+            var data = Data(capacity: buf.count * 4)
+            for v in buf { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            return data
+        }
+        return p
+    }
+
+    static func int64Tensor(_ values: [Int], name: String) -> Onnx_TensorProto {
+        var p = Onnx_TensorProto()
+        p.name = name
+        p.dims = [Int64(values.count)]
+        p.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        p.int64Data = values.map { Int64($0) }
+        return p
+    }
+
+    static func valueInfo(_ name: String, _ dims: [Int?]) -> Onnx_ValueInfoProto {
+        var v = Onnx_ValueInfoProto()
+        v.name = name
+        var t = Onnx_TypeProto.Tensor()
+        t.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        var shape = Onnx_TensorShapeProto()
+        shape.dim = dims.map { d in
+            var dim = Onnx_TensorShapeProto.Dimension()
+            if let d { dim.dimValue = Int64(d) } else { dim.dimParam = "N" }
+            return dim
+        }
+        t.shape = shape
+        v.type.tensorType = t
+        return v
+    }
+
+    static func attribute(_ name: String, ints: [Int]) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .ints
+        a.ints = ints.map { Int64($0) }
+        return a
+    }
+
+    static func attribute(_ name: String, int: Int) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .int
+        a.i = Int64(int)
+        return a
+    }
+
+    static func attribute(_ name: String, float: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = float
+        return a
+    }
+
+    static func windowAttributes(_ w: Window2D, withKernel: Bool = true) -> [Onnx_AttributeProto] {
+        var attrs = [attribute("strides", ints: [w.stride.h, w.stride.w]),
+                     attribute("pads", ints: [w.padding.top, w.padding.left, w.padding.bottom, w.padding.right])]
+        if withKernel { attrs.insert(attribute("kernel_shape", ints: [w.kernel.h, w.kernel.w]), at: 0) }
+        return attrs
+    }
+
+    /// The ONNX node(s) of one ttl node; constants it needs go to `extra` initializers.
+    static func nodeProtos(_ n: Node, extra: inout [Onnx_TensorProto], file: String) throws(ONNXError) -> [Onnx_NodeProto] {
+        var p = Onnx_NodeProto()
+        p.name = n.name
+        p.input = n.inputs
+        p.output = n.outputs
+        switch n.operation {
+        case let conv as Conv2DOp:
+            let o = conv.options
+            p.opType = "Conv"
+            p.attribute = [attribute("strides", ints: [o.stride.h, o.stride.w]), attribute("dilations", ints: [o.dilation.h, o.dilation.w]),
+                           attribute("pads", ints: [o.padding.top, o.padding.left, o.padding.bottom, o.padding.right]),
+                           attribute("group", int: o.groups)]
+        case let bn as BatchNormOp:
+            p.opType = "BatchNormalization"
+            p.attribute = [attribute("epsilon", float: bn.epsilon), attribute("momentum", float: 1 - bn.momentum)]
+        case let act as ActivationOp:
+            switch act.function {
+            case .relu: p.opType = "Relu"
+            case .sigmoid: p.opType = "Sigmoid"
+            case .hardSwish: p.opType = "HardSwish"
+            case let .leakyReLU(slope):
+                p.opType = "LeakyRelu"
+                p.attribute = [attribute("alpha", float: slope)]
+            case let .hardSigmoid(alpha, beta):
+                p.opType = "HardSigmoid"
+                p.attribute = [attribute("alpha", float: alpha), attribute("beta", float: beta)]
+            case let .clip(lo, hi):
+                p.opType = "Clip"
+                let (minName, maxName) = (n.name + "/min", n.name + "/max")
+                extra.append(tensorProto(Tensor(shape: [], scalars: [lo]), name: minName))
+                extra.append(tensorProto(Tensor(shape: [], scalars: [hi]), name: maxName))
+                p.input = [n.inputs[0], minName, maxName]
+            }
+        case let pool as MaxPoolOp:
+            p.opType = "MaxPool"
+            p.attribute = windowAttributes(pool.window) + [attribute("dilations", ints: [pool.window.dilation.h, pool.window.dilation.w]),
+                                                           attribute("ceil_mode", int: pool.window.ceilMode ? 1 : 0)]
+        case let pool as AvgPoolOp:
+            p.opType = "AveragePool"
+            p.attribute = windowAttributes(pool.window) + [attribute("ceil_mode", int: pool.window.ceilMode ? 1 : 0),
+                                                           attribute("count_include_pad", int: pool.countIncludePad ? 1 : 0)]
+        case is GlobalAvgPoolOp:
+            p.opType = "GlobalAveragePool"
+        case let pad as PadOp:
+            p.opType = "Pad"
+            let q = pad.padding
+            let (padsName, valueName) = (n.name + "/pads", n.name + "/value")
+            extra.append(int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName))
+            extra.append(tensorProto(Tensor(shape: [], scalars: [pad.value]), name: valueName))
+            p.input = [n.inputs[0], padsName, valueName]
+        case let b as BinaryOp:
+            p.opType = b.type
+        case let gemm as GemmOp:
+            let o = gemm.options
+            p.opType = "Gemm"
+            p.attribute = [attribute("alpha", float: o.alpha), attribute("beta", float: o.beta),
+                           attribute("transA", int: o.transposeA ? 1 : 0), attribute("transB", int: o.transposeB ? 1 : 0)]
+        case let t as TransposeOp:
+            p.opType = "Transpose"
+            p.attribute = [attribute("perm", ints: t.permutation)]
+        case let r as ReshapeOp:
+            p.opType = "Reshape"
+            let shapeName = n.name + "/shape"
+            extra.append(int64Tensor(r.target, name: shapeName))
+            p.input = [n.inputs[0], shapeName]
+        case let f as FlattenOp:
+            p.opType = "Flatten"
+            p.attribute = [attribute("axis", int: f.axis)]
+        case let s as SoftmaxOp:
+            p.opType = "Softmax"
+            p.attribute = [attribute("axis", int: s.axis)]
+        case is IdentityOp:
+            p.opType = "Identity"
+        default:
+            throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: "no ONNX equivalent"))
+        }
+        return [p]
+    }
+}

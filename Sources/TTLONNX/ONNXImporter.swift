@@ -1,0 +1,156 @@
+// ONNX model → ttl Model.
+// Spec: https://onnx.ai/onnx/repo-docs/IR.html and the operator pages at https://onnx.ai/onnx/operators/
+//
+// Weights (initializers, Constant nodes) become entries of the model's ParameterTree under their
+// ONNX names; nodes keep their ONNX names and value names, so that export → import is exact.
+// Shape arithmetic (Shape, Gather, Unsqueeze, Concat, Slice, … on constants) is folded at import.
+// Static shapes are tracked at batch 1 and batch 2 as nodes are converted, which validates the
+// graph and tells which dimensions follow the batch.
+import Foundation
+import SwiftProtobuf
+import TTLCore
+import TTLNN
+
+public enum ONNXImporter {
+    /// The ai.onnx opsets ttl reads.
+    public static let supportedOpsets = 7 ... 28
+
+    /// Reads an ONNX model file (external data is resolved beside it).
+    public static func load(contentsOf url: URL) throws(ONNXError) -> Model {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw ONNXError(file: url.path, .unreadable(error.localizedDescription))
+        }
+        return try load(data, file: url.path, directory: url.deletingLastPathComponent())
+    }
+
+    /// Reads an ONNX model from bytes; `file` names it in errors, `directory` holds its external data.
+    public static func load(_ data: Data, file: String, directory: URL? = nil) throws(ONNXError) -> Model {
+        guard !data.isEmpty else { throw ONNXError(file: file, .empty) }
+        let proto: Onnx_ModelProto
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            proto = try Onnx_ModelProto(serializedBytes: data, options: options)
+        } catch {
+            throw ONNXError(file: file, .malformedProtobuf("\(error)"))
+        }
+        guard proto.hasGraph else { throw ONNXError(file: file, .noGraph) }
+        var opset = 0
+        for o in proto.opsetImport {
+            let domain = o.domain
+            if domain.isEmpty || domain == "ai.onnx" {
+                opset = Int(o.version)
+            }
+        }
+        if proto.opsetImport.isEmpty { opset = 1 }  // IR version 1–2 files default to opset 1
+        guard supportedOpsets.contains(opset) else { throw ONNXError(file: file, .unsupportedOpset(domain: "", version: opset)) }
+
+        var converter = GraphConverter(file: file, opset: opset, decoder: TensorDecoder(file: file, directory: directory))
+        var model = try converter.convert(proto.graph)
+        model.metadata["format"] = "onnx"
+        model.metadata["onnx.opset"] = String(opset)
+        model.metadata["onnx.ir_version"] = String(proto.irVersion)
+        let producer = [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
+        if !producer.isEmpty { model.metadata["onnx.producer"] = producer }
+        for entry in proto.metadataProps { model.metadata[entry.key] = entry.value }
+        return model
+    }
+}
+
+/// Converts one GraphProto, node by node.
+struct GraphConverter {
+    let file: String
+    let opset: Int
+    var decoder: TensorDecoder
+
+    /// Values known at import time: initializers, Constant outputs, folded shape arithmetic.
+    /// In integer constants, `batchDimension` stands for the (dynamic) batch size.
+    var constants: [String: ONNXConstant] = [:]
+    /// Static shapes of activations at batch 1 and at batch 2.
+    var shapes1: [String: Shape] = [:]
+    var shapes2: [String: Shape] = [:]
+    var nodes: [Node] = []
+    var tree = ParameterTree()
+    /// ONNX value name → parameter path, for constants that became weights.
+    var parameterPaths: [String: String] = [:]
+    var unsupported: [ONNXError.UnsupportedOperator] = []
+
+    static let batchDimension = Int.min
+
+    init(file: String, opset: Int, decoder: TensorDecoder) {
+        self.file = file
+        self.opset = opset
+        self.decoder = decoder
+    }
+
+    mutating func convert(_ g: Onnx_GraphProto) throws(ONNXError) -> Model {
+        for t in g.initializer { constants[t.name] = try decoder.decode(t) }
+        var inputs: [InputSpec] = []
+        for i in g.input where constants[i.name] == nil {
+            let spec = try inputSpec(i)
+            inputs.append(spec)
+            shapes1[i.name] = Shape(spec.dimensions.map { $0 ?? 1 })
+            shapes2[i.name] = Shape(spec.dimensions.map { $0 ?? 2 })
+        }
+        for (index, n) in g.node.enumerated() {
+            let name = n.name.isEmpty ? "\(n.opType)_\(index)" : n.name
+            let domain = n.domain
+            guard domain.isEmpty || domain == "ai.onnx" else {
+                unsupported.append(.init(node: name, op: "\(domain).\(n.opType)", opset: opset))
+                continue
+            }
+            do {
+                try convertNode(n, name: name)
+            } catch let error as ONNXError {
+                throw error
+            } catch let error as Unsupported {
+                unsupported.append(.init(node: name, op: n.opType + (error.detail.isEmpty ? "" : " (\(error.detail))"), opset: opset))
+            } catch {
+                throw ONNXError(file: file, .node(name: name, op: n.opType, problem: "\(error)"))
+            }
+        }
+        if !unsupported.isEmpty { throw ONNXError(file: file, .unsupportedOperators(unsupported)) }
+        let outputs = g.output.map(\.name)
+        for o in outputs where shapes1[o] == nil {
+            throw ONNXError(file: file, .node(name: o, op: "output", problem: "graph output is a constant or is produced by no node"))
+        }
+        do {
+            return try Model(inputs: inputs, outputs: outputs, nodes: nodes, parameters: tree)
+        } catch {
+            throw ONNXError(file: file, .graph(error))
+        }
+    }
+
+    func inputSpec(_ i: Onnx_ValueInfoProto) throws(ONNXError) -> InputSpec {
+        guard case let .tensorType(t)? = i.type.value else {
+            throw ONNXError(file: file, .input(name: i.name, problem: "is not a tensor"))
+        }
+        guard t.elemType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
+            throw ONNXError(file: file, .input(name: i.name, problem: "has element type \(t.elemType); ttl takes float32 inputs"))
+        }
+        guard t.hasShape else { throw ONNXError(file: file, .input(name: i.name, problem: "has no shape")) }
+        var dims: [Int?] = []
+        for (axis, d) in t.shape.dim.enumerated() {
+            if case let .dimValue(v)? = d.value, v > 0 {
+                dims.append(Int(v))
+            } else if axis == 0 {
+                dims.append(nil)
+            } else {
+                throw ONNXError(file: file, .input(name: i.name, problem: "dimension \(axis) is dynamic; ttl needs a fixed size for every dimension but the batch"))
+            }
+        }
+        return InputSpec(name: i.name, dimensions: dims)
+    }
+}
+
+/// A node ttl cannot convert, collected so that all of them are reported at once.
+struct Unsupported: Error {
+    var detail = ""
+}
+
+/// A node whose attributes or inputs are wrong (as opposed to unsupported).
+struct InvalidNode: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
