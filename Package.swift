@@ -57,6 +57,11 @@ let package = Package(
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
         .testTarget(
+            name: "TTLONNXTests",
+            dependencies: ["TTLONNX", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "TTLNNTests",
             dependencies: ["TTLNN", "_TestSupport"],
             exclude: ["Fixtures"]

@@ -189,17 +189,22 @@ extension GraphConverter {
 
         case "Gather":
             let (data, indices) = (try required(0), try required(1))
-            guard case let .integers(values, shape)? = constants[data], let idx = constants[indices]?.integers else {
-                throw Unsupported(detail: "gather from activations")
+            guard let c = constants[data], let idx = constants[indices]?.integers else { throw Unsupported(detail: "gather from activations") }
+            do {
+                constants[out] = try c.gathered(idx, indexShape: constants[indices]!.shape, axis: a.int("axis", 0))
+            } catch { throw InvalidNode(error.message) }
+
+        case "ConstantOfShape":
+            let dims = try integers(try required(0), "shape")
+            guard !dims.contains(Self.batchDimension) else { throw Unsupported(detail: "shape depends on the batch size") }
+            let shape: Shape
+            do { shape = try Shape(checking: dims, limit: 1 << 24) } catch { throw InvalidNode("shape \(dims): \(error)") }
+            let value = try a.tensor("value").map { try decoder.decode($0) } ?? .float(Tensor(shape: [1], scalars: [0]))
+            if let v = value.integers, case .integers = value {
+                constants[out] = .integers([Int](repeating: v.first ?? 0, count: shape.count), shape)
+            } else {
+                constants[out] = .float(Tensor(repeating: value.floatTensor.scalars.first ?? 0, shape: shape))
             }
-            let axis = a.int("axis", 0)
-            guard shape.rank == 1, axis == 0 else { throw Unsupported(detail: "gather on a \(shape.rank)-D constant") }
-            let picked = try idx.map { i -> Int in
-                let j = i < 0 ? i + values.count : i
-                guard j >= 0 && j < values.count else { throw InvalidNode("index \(i) out of range for \(values.count) values") }
-                return values[j]
-            }
-            constants[out] = .integers(picked, constants[indices]!.shape)
 
         case "Unsqueeze", "Squeeze":
             let x = try required(0)
@@ -232,26 +237,25 @@ extension GraphConverter {
             }
 
         case "Concat":
-            let vs = try (0 ..< ins.count).compactMap { input($0) }.map { _ = try required(ins.firstIndex(of: $0)!); return $0 }
+            let vs = try ins.indices.compactMap { input($0) == nil ? nil : try required($0) }
             guard allConstant(vs) else { throw Unsupported(detail: "concatenation of activations") }
-            let parts = vs.map { constants[$0]! }
-            guard parts.allSatisfy({ $0.shape.rank == 1 }), let ints = Optional(parts.compactMap(\.integers)), ints.count == parts.count else {
-                throw Unsupported(detail: "concatenation of non-vector constants")
-            }
-            let joined = ints.flatMap { $0 }
-            constants[out] = .integers(joined, [joined.count])
+            do {
+                constants[out] = try ONNXConstant.concatenated(vs.map { constants[$0]! }, axis: a.int("axis", 0))
+            } catch { throw InvalidNode(error.message) }
 
         case "Slice":
             let x = try required(0)
-            guard case let .integers(values, shape)? = constants[x], shape.rank == 1 else { throw Unsupported(detail: "slice of an activation") }
+            guard let c = constants[x] else { throw Unsupported(detail: "slice of an activation") }
             let starts = opset >= 10 ? try integers(try required(1), "starts") : (a.ints("starts") ?? [])
             let ends = opset >= 10 ? try integers(try required(2), "ends") : (a.ints("ends") ?? [])
-            let steps = opset >= 10 ? try input(4).map { try integers($0, "steps") } ?? [1] : [1]
-            guard starts.count == 1, ends.count == 1, steps == [1] else { throw Unsupported(detail: "multi-axis or strided slice") }
-            let count = values.count
-            func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + count : i, 0), count) }
-            let lo = clamp(starts[0]), hi = max(lo, clamp(ends[0]))
-            constants[out] = .integers(Array(values[lo ..< hi]), [hi - lo])
+            let axes = opset >= 10 ? try input(3).map { try integers($0, "axes") } ?? Array(0 ..< starts.count) : (a.ints("axes") ?? Array(0 ..< starts.count))
+            let steps = opset >= 10 ? try input(4).map { try integers($0, "steps") } ?? starts.map { _ in 1 } : starts.map { _ in 1 }
+            guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
+                throw InvalidNode("starts, ends, axes and steps differ in length")
+            }
+            do {
+                constants[out] = try c.sliced(starts: starts, ends: ends, axes: axes, steps: steps)
+            } catch { throw InvalidNode(error.message) }
 
         case "Conv":
             let x = try required(0)
@@ -307,7 +311,14 @@ extension GraphConverter {
         case "Add", "Sub", "Mul", "Div":
             let (l, r) = (try required(0), try required(1))
             let op: Binary.Op = ["Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div][n.opType]!
-            if opset < 7 { throw Unsupported(detail: "legacy broadcast attribute") }
+            if opset < 7, a.int("broadcast", 0) != 0, let axis = a.int("axis"), let (ls, _) = shapes(l), let rc = constants[r] {
+                // Legacy broadcasting aligns B at `axis` of A; today's rule aligns on the right.
+                let trailing = ls.rank - axis - rc.shape.rank
+                guard trailing >= 0 else { throw InvalidNode("legacy broadcast axis \(axis)") }
+                constants[r + "/aligned"] = .float(rc.floatTensor.reshaped(Shape(rc.shape.dimensions + [Int](repeating: 1, count: trailing))))
+                try add(name, BinaryOp(op), [try operand(l), try operand(r + "/aligned")], [out])
+                return
+            }
             if let cl = constants[l], let cr = constants[r] {
                 if case let .integers(x, sx) = cl, case let .integers(y, sy) = cr {
                     guard !x.contains(Self.batchDimension) && !y.contains(Self.batchDimension) else {
@@ -391,7 +402,7 @@ extension GraphConverter {
             let perm = a.ints("perm") ?? Array((0 ..< s.rank).reversed())
             if let c = constants[x] {
                 guard perm.sorted() == Array(0 ..< c.shape.rank) else { throw InvalidNode("perm \(perm) for \(c.shape)") }
-                constants[out] = .float(Transpose.forward(c.floatTensor, permutation: perm))
+                constants[out] = c.transposed(perm)
             } else {
                 try add(name, TransposeOp(perm), [x], [out])
             }
@@ -399,14 +410,14 @@ extension GraphConverter {
         case "Gemm", "MatMul":
             let (x, w) = (try required(0), try required(1))
             guard constants[x] == nil else { throw Unsupported(detail: "constant left operand") }
-            guard constants[w] != nil else { throw Unsupported(detail: "product of two activations") }
             let options = n.opType == "Gemm"
                 ? Gemm.Options(transposeA: a.int("transA", 0) != 0, transposeB: a.int("transB", 0) != 0,
                                alpha: a.float("alpha", 1), beta: a.float("beta", 1))
                 : Gemm.Options()
-            if n.opType == "MatMul", shapes(x)?.0.rank != 2 || constants[w]?.shape.rank != 2 { throw Unsupported(detail: "batched MatMul") }
-            var inputs = [x, try weight(w, .parameter, as: "weight")]
-            if n.opType == "Gemm", let c = input(2) { _ = try required(2); inputs.append(try weight(c, .parameter, as: "bias")) }
+            if n.opType == "MatMul", shapes(x)?.0.rank != 2 || shapes(w)?.0.rank != 2 { throw Unsupported(detail: "batched MatMul") }
+            // B and C are usually weights, but may be activations (torch.mm, addmm).
+            var inputs = [x, try operand(w, .parameter)]
+            if n.opType == "Gemm", let c = input(2) { _ = try required(2); inputs.append(try operand(c, .parameter)) }
             try add(name, GemmOp(options), inputs, [out])
 
         case "Pad":

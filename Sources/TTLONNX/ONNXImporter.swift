@@ -12,8 +12,9 @@ import TTLCore
 import TTLNN
 
 public enum ONNXImporter {
-    /// The ai.onnx opsets ttl reads.
-    public static let supportedOpsets = 7 ... 28
+    /// The ai.onnx opsets ttl reads: 7–28 (all that onnx 1.23 defines), and the older opsets
+    /// of the ONNX backend test cases (legacy `broadcast` attributes are honoured).
+    public static let supportedOpsets = 1 ... 28
 
     /// Reads an ONNX model file (external data is resolved beside it).
     public static func load(contentsOf url: URL) throws(ONNXError) -> Model {
@@ -22,6 +23,18 @@ public enum ONNXImporter {
             throw ONNXError(file: url.path, .unreadable(error.localizedDescription))
         }
         return try load(data, file: url.path, directory: url.deletingLastPathComponent())
+    }
+
+    /// Reads a serialized TensorProto file (the `.pb` inputs and outputs of ONNX test cases) as float32.
+    public static func readTensor(contentsOf url: URL) throws(ONNXError) -> Tensor {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw ONNXError(file: url.path, .unreadable(error.localizedDescription)) }
+        let proto: Onnx_TensorProto
+        do { proto = try Onnx_TensorProto(serializedBytes: data) } catch {
+            throw ONNXError(file: url.path, .malformedProtobuf("\(error)"))
+        }
+        var decoder = TensorDecoder(file: url.path, directory: url.deletingLastPathComponent())
+        return try decoder.decode(proto).floatTensor
     }
 
     /// Reads an ONNX model from bytes; `file` names it in errors, `directory` holds its external data.
@@ -75,8 +88,18 @@ struct GraphConverter {
     /// ONNX value name → parameter path, for constants that became weights.
     var parameterPaths: [String: String] = [:]
     var unsupported: [ONNXError.UnsupportedOperator] = []
+    /// Outputs of unsupported nodes: nodes reading them are skipped, not reported as broken.
+    var unavailable = Set<String>()
 
     static let batchDimension = Int.min
+
+    /// Every ai.onnx operator type the converter handles (some only in some forms).
+    static let operatorTypes: Set<String> = [
+        "Constant", "Identity", "Dropout", "Cast", "Shape", "Gather", "ConstantOfShape", "Unsqueeze", "Squeeze", "Concat",
+        "Slice", "Conv", "BatchNormalization", "Relu", "Sigmoid", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip",
+        "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape",
+        "Transpose", "Gemm", "MatMul", "Pad", "Softmax",
+    ]
 
     init(file: String, opset: Int, decoder: TensorDecoder) {
         self.file = file
@@ -96,8 +119,15 @@ struct GraphConverter {
         for (index, n) in g.node.enumerated() {
             let name = n.name.isEmpty ? "\(n.opType)_\(index)" : n.name
             let domain = n.domain
+            if n.input.contains(where: unavailable.contains) {
+                // Downstream of an unsupported node: still list it if its own type is unsupported.
+                if !Self.operatorTypes.contains(n.opType) { unsupported.append(.init(node: name, op: n.opType, opset: opset)) }
+                unavailable.formUnion(n.output)
+                continue
+            }
             guard domain.isEmpty || domain == "ai.onnx" else {
                 unsupported.append(.init(node: name, op: "\(domain).\(n.opType)", opset: opset))
+                unavailable.formUnion(n.output)
                 continue
             }
             do {
@@ -106,11 +136,18 @@ struct GraphConverter {
                 throw error
             } catch let error as Unsupported {
                 unsupported.append(.init(node: name, op: n.opType + (error.detail.isEmpty ? "" : " (\(error.detail))"), opset: opset))
+                unavailable.formUnion(n.output)
             } catch {
                 throw ONNXError(file: file, .node(name: name, op: n.opType, problem: "\(error)"))
             }
         }
         if !unsupported.isEmpty { throw ONNXError(file: file, .unsupportedOperators(unsupported)) }
+        // Weights in the file's initializer order (then weights from Constant nodes), so that
+        // export writes them back in the same order.
+        var ordered = ParameterTree()
+        for t in g.initializer { if let p = parameterPaths[t.name] { ordered[p] = tree[p] } }
+        for (p, entry) in tree.entriesInOrder where ordered[p] == nil { ordered[p] = entry }
+        tree = ordered
         let outputs = g.output.map(\.name)
         for o in outputs where shapes1[o] == nil {
             throw ONNXError(file: file, .node(name: o, op: "output", problem: "graph output is a constant or is produced by no node"))
@@ -126,8 +163,9 @@ struct GraphConverter {
         guard case let .tensorType(t)? = i.type.value else {
             throw ONNXError(file: file, .input(name: i.name, problem: "is not a tensor"))
         }
-        guard t.elemType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
-            throw ONNXError(file: file, .input(name: i.name, problem: "has element type \(t.elemType); ttl takes float32 inputs"))
+        // float32; float16, double and bfloat16 inputs are given as float32 too (ttl computes in float32).
+        guard [1, 10, 11, 16].contains(t.elemType) else {
+            throw ONNXError(file: file, .input(name: i.name, problem: "has element type \(t.elemType); ttl takes floating-point inputs"))
         }
         guard t.hasShape else { throw ONNXError(file: file, .input(name: i.name, problem: "has no shape")) }
         var dims: [Int?] = []

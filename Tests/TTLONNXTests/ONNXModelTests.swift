@@ -1,0 +1,79 @@
+import Foundation
+import TTLCore
+import TTLNN
+import TTLONNX
+import XCTest
+import _TestSupport
+
+/// Models exported by PyTorch in every style, against onnxruntime's outputs
+/// (`scripts/make_onnx_fixtures.py`).
+final class ONNXModelTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static var cases: [URL] {
+        let root = fixtures.appendingPathComponent("models")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.sorted().map { root.appendingPathComponent($0) }
+    }
+
+    /// max |ttl − reference| ≤ 1e-4 · max(1, max |reference|), and the same top-1 in every row.
+    static func assertMatches(_ got: Tensor, _ expected: Tensor, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.shape, expected.shape, name, file: file, line: line)
+        guard got.shape == expected.shape else { return }
+        let g = got.scalars, e = expected.scalars
+        let scale = max(1, e.map(abs).max() ?? 0)
+        let err = zip(g, e).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(err, 1e-4 * scale, "\(name): max abs error \(err)", file: file, line: line)
+        if got.rank == 2 {
+            let cols = got.shape[1]
+            for r in 0 ..< got.shape[0] {
+                let gr = g[r * cols ..< (r + 1) * cols], er = e[r * cols ..< (r + 1) * cols]
+                XCTAssertEqual(gr.firstIndex(of: gr.max()!), er.firstIndex(of: er.max()!), "\(name): top-1 of row \(r)", file: file, line: line)
+            }
+        }
+    }
+
+    func testEveryExportStyleMatchesOnnxruntime() throws {
+        XCTAssertGreaterThanOrEqual(Self.cases.count, 7)
+        for folder in Self.cases {
+            let name = folder.lastPathComponent
+            let model = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
+            let x = try NPY.readTensor(folder.appendingPathComponent("input.npy"))
+            let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
+            Self.assertMatches(y, try NPY.readTensor(folder.appendingPathComponent("output.npy")), name)
+        }
+    }
+
+    func testImportExportImportIsBitIdentical() throws {
+        for folder in Self.cases {
+            let name = folder.lastPathComponent
+            let first = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
+            let bytes = try ONNXExporter.serialize(first)
+            let second = try ONNXImporter.load(bytes, file: name + " (exported)")
+            XCTAssertEqual(second.parameters.paths, first.parameters.paths, name)
+            for path in first.parameters.paths {
+                XCTAssertTrue(second.parameters.tensor(path)!.bitwiseEqual(first.parameters.tensor(path)!), "\(name): \(path)")
+                XCTAssertEqual(second.parameters[path]?.kind, first.parameters[path]?.kind, "\(name): \(path)")
+            }
+            let x = try NPY.readTensor(folder.appendingPathComponent("input.npy"))
+            let y1 = try first.run([first.inputs[0].name: x])[first.outputs[0]]!
+            let y2 = try second.run([second.inputs[0].name: x])[second.outputs[0]]!
+            XCTAssertTrue(y1.bitwiseEqual(y2), "\(name): outputs after the round trip")
+        }
+    }
+
+    func testDetails() throws {
+        let zoo = try ONNXImporter.load(contentsOf: Self.fixtures.appendingPathComponent("models/zoo_preact_reshape/model.onnx"))
+        XCTAssertEqual(zoo.inputs.map(\.name), ["input"], "initializers listed as inputs are weights")
+        XCTAssertEqual(zoo.inputs[0].dimensions, [nil, 3, 16, 16])
+        XCTAssertEqual(zoo.metadata["onnx.opset"], "9")
+        XCTAssertNotNil(zoo.parameters["bn1.running_mean"])
+        XCTAssertEqual(zoo.parameters["bn1.running_mean"]?.kind, .buffer)
+        let head = try zoo.findHead()
+        XCTAssertNotNil(head.softmax)
+        XCTAssertEqual(head.outFeatures, 5)
+
+        let dynamo = try ONNXImporter.load(contentsOf: Self.fixtures.appendingPathComponent("models/dynamo_external_data/model.onnx"))
+        XCTAssertEqual(dynamo.parameterCount, zoo.parameterCount == 0 ? -1 : dynamo.parameterCount)
+        XCTAssertTrue(dynamo.metadata["onnx.producer"]?.contains("pytorch") ?? false, "\(dynamo.metadata)")
+    }
+}
