@@ -7,7 +7,9 @@ import PackageDescription
 //   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
 //   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
 //   TTLONNX      ONNX reader/writer (swift-protobuf, code generated once and committed) → TTLNN
-//   ttl-bench    release benchmark of the GEMMs and convolutions of ResNet-18
+//   TTL          the public library façade: model files, the model store         → all of the above
+//   TTLCommand   the `ttl` command (swift-argument-parser), thin over TTL         → TTL
+//   ttl-bench    release benchmarks of the kernels and whole networks
 //   _TestSupport test-only helpers (assertClose, fixtures)
 
 // The numeric targets are optimized in debug builds too: the test suite runs whole networks
@@ -21,10 +23,13 @@ let package = Package(
         .library(name: "TTLCore", targets: ["TTLCore"]),
         .library(name: "TTLNN", targets: ["TTLNN"]),
         .library(name: "TTLONNX", targets: ["TTLONNX"]),
+        .library(name: "TTL", targets: ["TTL"]),
+        .executable(name: "ttl", targets: ["TTLCommand"]),
         .executable(name: "ttl-bench", targets: ["ttl-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: [
         // MARK: System libraries
@@ -51,11 +56,20 @@ let package = Package(
             exclude: ["Proto/onnx.proto"]
         ),
 
-        // MARK: Tools
+        // MARK: Library façade and tools
+        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX"]),
+        .executableTarget(
+            name: "TTLCommand",
+            dependencies: ["TTL", "TTLONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
+        .testTarget(
+            name: "TTLTests",
+            dependencies: ["TTL", "_TestSupport"]
+        ),
         .testTarget(
             name: "TTLONNXTests",
             dependencies: ["TTLONNX", "_TestSupport"],

@@ -25,13 +25,22 @@ public enum ONNXImporter {
         return try load(data, file: url.path, directory: url.deletingLastPathComponent())
     }
 
+    static func explain(_ error: Error) -> String {
+        switch error as? BinaryDecodingError {
+        case .truncated?: "the data ends in the middle of a field: truncated file"
+        case .malformedProtobuf?: "corrupt or not protobuf data"
+        case .messageDepthLimit?: "messages nested too deeply"
+        default: "\(error)"
+        }
+    }
+
     /// Reads a serialized TensorProto file (the `.pb` inputs and outputs of ONNX test cases) as float32.
     public static func readTensor(contentsOf url: URL) throws(ONNXError) -> Tensor {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ONNXError(file: url.path, .unreadable(error.localizedDescription)) }
         let proto: Onnx_TensorProto
         do { proto = try Onnx_TensorProto(serializedBytes: data) } catch {
-            throw ONNXError(file: url.path, .malformedProtobuf("\(error)"))
+            throw ONNXError(file: url.path, .malformedProtobuf(explain(error)))
         }
         var decoder = TensorDecoder(file: url.path, directory: url.deletingLastPathComponent())
         return try decoder.decode(proto).floatTensor
@@ -46,7 +55,7 @@ public enum ONNXImporter {
             options.messageDepthLimit = 64
             proto = try Onnx_ModelProto(serializedBytes: data, options: options)
         } catch {
-            throw ONNXError(file: file, .malformedProtobuf("\(error)"))
+            throw ONNXError(file: file, .malformedProtobuf(Self.explain(error)))
         }
         guard proto.hasGraph else { throw ONNXError(file: file, .noGraph) }
         var opset = 0

@@ -1,0 +1,62 @@
+import Dispatch
+import Foundation
+import TTLCore
+import TTLNN
+
+/// Throughput of a model on random inputs, as `ttl bench` reports it.
+public struct BenchmarkResult {
+    public var imagesPerSecond: Double
+    public var secondsPerBatch: Double
+    public var peakMemoryMiB: Double
+}
+
+public enum Benchmark {
+    /// Best of `repeats` timed runs after one warm-up: inference, or (`train`) a training step
+    /// (forward, cross-entropy, backward) with only the head trainable.
+    public static func run(_ model: Model, batch: Int, train: Bool, repeats: Int = 3) throws -> BenchmarkResult {
+        var model = model
+        guard let spec = model.inputs.first else { throw TTLError.usage("the model has no input") }
+        var rng = SplitMix64(seed: 1)
+        let x = Tensor.uniform(spec.shape(batch: batch), -1, 1, using: &rng)
+        let step: () throws -> Void
+        if train {
+            let head = try model.findHead()
+            model.freeze()
+            model.unfreeze(prefix: head.weight)
+            if let b = head.bias { model.unfreeze(prefix: b) }
+            let labels = (0 ..< batch).map { $0 % head.outFeatures }
+            step = {
+                let (outs, tape) = try model.forward([spec.name: x], outputs: [head.logits])
+                let (_, cache) = SoftmaxCrossEntropy.forward(logits: outs[head.logits]!, labels: labels)
+                _ = model.backward(tape, outputGradients: [head.logits: SoftmaxCrossEntropy.backward(cache: cache, labels: labels)])
+            }
+        } else {
+            step = { _ = try model.run([spec.name: x]) }
+        }
+        try step()
+        var best = Double.infinity
+        for _ in 0 ..< max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try step()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return BenchmarkResult(imagesPerSecond: Double(batch) / best, secondsPerBatch: best, peakMemoryMiB: peakMemoryMiB())
+    }
+
+    /// Peak resident memory of this process (Linux: VmHWM from /proc; elsewhere getrusage).
+    public static func peakMemoryMiB() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kb / 1024
+        }
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Double(usage.ru_maxrss) / 1_048_576
+        #endif
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import TTLCore
+import TTLNN
+
+/// The facts `ttl import` and `ttl show` print about a model.
+public struct ModelDescription {
+    public var family: String?
+    public var parameters: Int
+    public var trainableParameters: Int
+    public var flopsPerImage: Int
+    public var inputs: [InputSpec]
+    public var layout: String
+    public var opset: String?
+    public var producer: String?
+    public var head: Head?
+    public var summary: ModelSummary
+
+    public init(_ model: Model) throws {
+        summary = try model.summary()
+        parameters = summary.totalParameters
+        trainableParameters = summary.trainableParameters
+        flopsPerImage = summary.flopsPerImage
+        inputs = model.inputs
+        layout = model.metadata["layout"] ?? "NCHW"
+        opset = model.metadata["source.opset"] ?? model.metadata["onnx.opset"]
+        producer = model.metadata["source.producer"] ?? model.metadata["onnx.producer"]
+        head = try? model.findHead()
+        family = Self.recognise(model, head: head)
+    }
+
+    /// Recognises the built-in families by their structure (convolution count, groups, widths,
+    /// head width), which survives renaming and batch-norm folding by exporters.
+    static func recognise(_ model: Model, head: Head?) -> String? {
+        if let arch = model.metadata["architecture.name"] { return arch }
+        let convs = model.nodes.compactMap { $0.operation as? Conv2DOp }
+        let grouped = convs.contains { $0.options.groups > 1 }
+        let depthwise = model.nodes.contains { n in
+            guard let c = n.operation as? Conv2DOp, c.options.groups > 1, let w = model.parameters.tensor(n.inputs[1]) else { return false }
+            return w.shape[1] == 1
+        }
+        let features = head?.inFeatures ?? 0
+        switch (convs.count, features, grouped, depthwise) {
+        case (20, 512, false, _): return "ResNet-18"
+        case (36, 512, false, _): return "ResNet-34"
+        case (53, 2048, false, _):
+            // The first 3×3 convolution is layer1's: 64 wide in ResNet-50, 128 in Wide ResNet-50-2.
+            let layer1Width = model.nodes.lazy.compactMap { n -> Int? in
+                guard n.operation is Conv2DOp, let w = model.parameters.tensor(n.inputs[1]), w.shape[2] == 3, w.shape[3] == 3 else { return nil }
+                return w.shape[0]
+            }.first
+            return layer1Width == 128 ? "Wide ResNet-50-2" : "ResNet-50"
+        case (53, 2048, true, false): return "ResNeXt-50 32x4d"
+        case (104, 2048, false, _): return "ResNet-101"
+        case (155, 2048, false, _): return "ResNet-152"
+        case (_, 1280, _, true) where convs.count == 49: return "EfficientNet-Lite0"
+        default: return nil
+        }
+    }
+
+    /// The lines `ttl import` and `ttl show` print.
+    public func render() -> String {
+        var lines: [String] = []
+        if let family { lines.append("architecture: \(family)") }
+        lines.append("parameters:   \(Self.grouped(parameters))" + (trainableParameters != parameters ? " (\(Self.grouped(trainableParameters)) trainable)" : ""))
+        lines.append(flopsPerImage >= 100_000_000 ? String(format: "FLOPs/image:  %.2f G", Double(flopsPerImage) / 1e9)
+                                                  : String(format: "FLOPs/image:  %.2f M", Double(flopsPerImage) / 1e6))
+        for i in inputs {
+            lines.append("input:        \(i.name) [\(i.dimensions.map { $0.map(String.init) ?? "N" }.joined(separator: ", "))] \(layout)")
+        }
+        if let opset { lines.append("opset:        \(opset)") }
+        if let producer { lines.append("producer:     \(producer)") }
+        if let head {
+            lines.append("head:         node '\(head.node)', \(head.inFeatures) → \(head.outFeatures)" + (head.softmax.map { ", then softmax '\($0)'" } ?? ""))
+        } else {
+            lines.append("head:         none found (the output does not come from a Linear/Gemm)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func grouped(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, c) in s.reversed().enumerated() {
+            if i > 0 && i % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return String(out.reversed())
+    }
+}

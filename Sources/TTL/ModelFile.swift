@@ -1,0 +1,131 @@
+import Foundation
+import TTLCore
+import TTLNN
+import TTLONNX
+
+/// Something the library cannot do with a user's file, store or request; one readable line each.
+public enum TTLError: Error, Equatable, CustomStringConvertible {
+    case unsupportedFormat(file: String, reason: String)
+    case unknownModel(String, known: [String])
+    case invalidName(String)
+    case alreadyStored(String)
+    case io(file: String, message: String)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedFormat(file, reason): "\(file): \(reason)"
+        case let .unknownModel(name, known):
+            "no model '\(name)' in the store and no such file" + (known.isEmpty ? " (the store is empty; add one with `ttl import FILE`)" : " (stored: \(known.joined(separator: ", ")))")
+        case let .invalidName(name): "'\(name)' is not a valid model name (letters, digits, '.', '_' and '-'; not starting with '.')"
+        case let .alreadyStored(name): "a model named '\(name)' is already stored (use --force to replace it, or --name)"
+        case let .io(file, message): "\(file): \(message)"
+        case let .usage(message): message
+        }
+    }
+}
+
+/// Reading and writing model files by their extension.
+public enum ModelFile {
+    /// The extensions ttl reads.
+    public static let readable = ["onnx"]
+
+    /// Reads a model file: `.onnx` (with external data beside it).
+    public static func load(_ url: URL) throws -> Model {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TTLError.io(file: url.path, message: "no such file") }
+        switch url.pathExtension.lowercased() {
+        case "onnx":
+            var model = try ONNXImporter.load(contentsOf: url)
+            model.metadata["source"] = url.lastPathComponent
+            return model
+        case "h5", "keras":
+            throw TTLError.unsupportedFormat(file: url.path, reason: "Keras HDF5 files are not supported yet (coming with the Keras importer)")
+        default:
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl reads .onnx)")
+        }
+    }
+
+    /// Writes a model by the extension of `url`, through a temporary file renamed into place.
+    public static func save(_ model: Model, to url: URL) throws {
+        switch url.pathExtension.lowercased() {
+        case "onnx":
+            try ONNXExporter.write(model, to: url)
+        case "h5":
+            throw TTLError.unsupportedFormat(file: url.path, reason: "export to Keras HDF5 is not supported yet (coming with the Keras exporter)")
+        default:
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl writes .onnx)")
+        }
+    }
+}
+
+/// Where `ttl import` keeps models: `$TTL_HOME/models/NAME.onnx` (default `~/.ttl`).
+/// A stored model is a self-contained ONNX file written by ttl, its facts in metadata.
+public struct ModelStore {
+    public let root: URL
+    public var modelsFolder: URL { root.appendingPathComponent("models") }
+
+    public init(root: URL? = nil) {
+        if let root {
+            self.root = root
+        } else if let home = ProcessInfo.processInfo.environment["TTL_HOME"], !home.isEmpty {
+            self.root = URL(fileURLWithPath: home)
+        } else {
+            self.root = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".ttl")
+        }
+    }
+
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && name.count <= 128
+            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
+    }
+
+    public func file(for name: String) -> URL { modelsFolder.appendingPathComponent(name + ".onnx") }
+
+    /// Stored model names, sorted.
+    public func names() -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: modelsFolder.path)) ?? []
+        return files.filter { $0.hasSuffix(".onnx") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Stores `model` under `name`; the store is unchanged if anything fails.
+    public func save(_ model: Model, as name: String, replacing: Bool = false) throws {
+        guard Self.isValidName(name) else { throw TTLError.invalidName(name) }
+        if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
+        do {
+            try FileManager.default.createDirectory(at: modelsFolder, withIntermediateDirectories: true)
+        } catch {
+            throw TTLError.io(file: modelsFolder.path, message: error.localizedDescription)
+        }
+        var stored = model
+        stored.metadata["name"] = name
+        // Keep what the original file said about itself; the stored copy is written by ttl.
+        for key in ["opset", "producer", "ir_version"] {
+            if let v = model.metadata["onnx." + key], stored.metadata["source." + key] == nil { stored.metadata["source." + key] = v }
+        }
+        try ONNXExporter.write(stored, to: file(for: name))
+    }
+
+    public func remove(_ name: String) throws {
+        guard Self.isValidName(name), FileManager.default.fileExists(atPath: file(for: name).path) else {
+            throw TTLError.unknownModel(name, known: names())
+        }
+        do { try FileManager.default.removeItem(at: file(for: name)) } catch {
+            throw TTLError.io(file: file(for: name).path, message: error.localizedDescription)
+        }
+    }
+
+    /// A model named by the user: a path to a model file, or a stored name.
+    public func load(_ reference: String) throws -> Model {
+        let url = URL(fileURLWithPath: reference)
+        if FileManager.default.fileExists(atPath: url.path), !url.hasDirectoryPath {
+            return try ModelFile.load(url)
+        }
+        if Self.isValidName(reference), FileManager.default.fileExists(atPath: file(for: reference).path) {
+            return try ONNXImporter.load(contentsOf: file(for: reference))
+        }
+        if reference.contains("/") || ModelFile.readable.contains(url.pathExtension.lowercased()) {
+            throw TTLError.io(file: reference, message: "no such file")
+        }
+        throw TTLError.unknownModel(reference, known: names())
+    }
+}

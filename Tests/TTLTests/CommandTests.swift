@@ -1,0 +1,127 @@
+import Foundation
+import TTL
+import TTLCore
+import TTLNN
+import XCTest
+import _TestSupport
+
+/// The `ttl` command, run as a user runs it, its whole output compared.
+final class CommandTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("TTLONNXTests/Fixtures/models")
+    var home: URL!
+
+    override func setUpWithError() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-cli-\(ProcessInfo.processInfo.processIdentifier)-\(name.hashValue)")
+        try? FileManager.default.removeItem(at: home)
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: home) }
+
+    /// The built `ttl` binary, beside the test bundle.
+    var binary: URL {
+        var dir = Bundle(for: Self.self).bundleURL
+        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" || dir.lastPathComponent == "MacOS" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("ttl")
+    }
+
+    @discardableResult
+    func ttl(_ args: String...) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["TTL_HOME"] = home.path
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testImportShowListRunExportRemove() throws {
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        let r = try ttl("import", model, "--name", "tiny")
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, """
+            imported model.onnx as 'tiny'
+            parameters:   20,103
+            FLOPs/image:  0.43 M
+            input:        input [N, 3, 32, 32] NCHW
+            opset:        17
+            producer:     pytorch 2.13.0
+            head:         node '/fc/Gemm', 32 → 7
+
+            """)
+        XCTAssertEqual(try ttl("list").out, "tiny  0.1 MB\n")
+        XCTAssertEqual(try ttl("import", model, "--name", "tiny").err, "ttl: a model named 'tiny' is already stored (use --force to replace it, or --name)\n")
+
+        let input = Self.fixtures.appendingPathComponent("torchscript_folded_bn/input.npy").path
+        let output = home.appendingPathComponent("out.npy").path
+        XCTAssertEqual(try ttl("run", "tiny", "--input", input, "--output", output).status, 0)
+        let y = try NPY.readTensor(URL(fileURLWithPath: output))
+        let expected = try NPY.readTensor(Self.fixtures.appendingPathComponent("torchscript_folded_bn/output.npy"))
+        assertClose(y, expected, atol: 1e-4, rtol: 0, "ttl run against onnxruntime")
+
+        let exported = home.appendingPathComponent("tiny-export.onnx").path
+        XCTAssertEqual(try ttl("export", "tiny", "--output", exported).out, "wrote \(exported)\n")
+        XCTAssertEqual(try ttl("run", exported, "--input", input, "--output", output).status, 0, "an exported file runs as a MODEL path")
+
+        let bench = try ttl("bench", "tiny", "--batch", "4", "--repeats", "1")
+        XCTAssertTrue(bench.out.contains("images/s") && bench.out.contains("peak memory"), bench.out)
+
+        XCTAssertEqual(try ttl("remove", "tiny").out, "removed 'tiny'\n")
+        XCTAssertEqual(try ttl("list").status, 0)
+        let gone = try ttl("show", "tiny")
+        XCTAssertEqual(gone.status, 1)
+        XCTAssertEqual(gone.err, "ttl: no model 'tiny' in the store and no such file (the store is empty; add one with `ttl import FILE`)\n")
+    }
+
+    /// Bad input: one line on standard error, exit status 1, nothing written, store unchanged.
+    func testBadInputLeavesNothingBehind() throws {
+        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx"))
+        let truncated = home.appendingPathComponent("truncated.onnx")
+        try data.prefix(300).write(to: truncated)
+        let r = try ttl("import", truncated.path)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.err, "ttl: \(truncated.path): not a valid ONNX protobuf (the data ends in the middle of a field: truncated file)\n")
+        XCTAssertEqual(r.out, "")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("models").path), "store unchanged")
+
+        let missing = try ttl("run", "tiny", "--input", "x.npy", "--output", home.appendingPathComponent("o.npy").path)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("o.npy").path))
+
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        try Data("not numpy".utf8).write(to: home.appendingPathComponent("bad.npy"))
+        let badInput = try ttl("run", model, "--input", home.appendingPathComponent("bad.npy").path, "--output", home.appendingPathComponent("o.npy").path)
+        XCTAssertEqual(badInput.err, "ttl: \(home.appendingPathComponent("bad.npy").path): not a .npy file (bad magic at byte 0)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("o.npy").path))
+
+        XCTAssertEqual(try ttl("export", model, "--output", home.appendingPathComponent("m.h5").path).status, 1)
+        XCTAssertEqual(try ttl("import", home.appendingPathComponent("nothing.onnx").path).err, "ttl: \(home.appendingPathComponent("nothing.onnx").path): no such file\n")
+    }
+
+    func testEveryCommandHelpShowsAnExample() throws {
+        for command in ["import", "show", "list", "remove", "run", "bench", "export"] {
+            let r = try ttl(command, "--help")
+            XCTAssertTrue(r.out.contains("Example:") && r.out.contains("ttl \(command)"), "\(command): \(r.out)")
+        }
+    }
+
+    /// `ttl import` recognises the built-in families by structure, whatever the names.
+    func testRecognition() throws {
+        let expected: [(Model, String)] = [
+            (ResNet.build(.resnet18), "ResNet-18"), (ResNet.build(.resnet34), "ResNet-34"), (ResNet.build(.resnet50), "ResNet-50"),
+            (ResNet.build(.resnet101), "ResNet-101"), (ResNet.build(.resnet152), "ResNet-152"),
+            (ResNet.build(.resnext50_32x4d), "ResNeXt-50 32x4d"), (ResNet.build(.wide_resnet50_2), "Wide ResNet-50-2"),
+            (EfficientNetLite.build(.lite0), "EfficientNet-Lite0"),
+        ]
+        for (model, family) in expected {
+            XCTAssertEqual(try ModelDescription(model).family, family)
+        }
+    }
+}
