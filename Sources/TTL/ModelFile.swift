@@ -105,6 +105,27 @@ public struct ModelStore {
         try ONNXExporter.write(stored, to: file(for: name))
     }
 
+    /// Reads `url`, checks it, and stores it under `name`. A self-contained ONNX file is stored
+    /// byte for byte; one with external data is stored as a self-contained file written by ttl.
+    /// The store is unchanged if anything fails.
+    @discardableResult
+    public func importFile(_ url: URL, as name: String, replacing: Bool = false) throws -> Model {
+        guard Self.isValidName(name) else { throw TTLError.invalidName(name) }
+        if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
+        let model = try ModelFile.load(url)
+        if url.pathExtension.lowercased() == "onnx" && model.metadata["onnx.external_data"] == nil {
+            do {
+                try FileManager.default.createDirectory(at: modelsFolder, withIntermediateDirectories: true)
+                try Data(contentsOf: url, options: .alwaysMapped).write(to: file(for: name), options: .atomic)
+            } catch {
+                throw TTLError.io(file: file(for: name).path, message: error.localizedDescription)
+            }
+        } else {
+            try save(model, as: name, replacing: replacing)
+        }
+        return model
+    }
+
     public func remove(_ name: String) throws {
         guard Self.isValidName(name), FileManager.default.fileExists(atPath: file(for: name).path) else {
             throw TTLError.unknownModel(name, known: names())

@@ -44,10 +44,9 @@ extension TTLCommand {
 
         func run() throws {
             let url = URL(fileURLWithPath: file)
-            let model = try ModelFile.load(url)
             let name = self.name ?? url.deletingPathExtension().lastPathComponent
+            let model = try ModelStore().importFile(url, as: name, replacing: force)
             let description = try ModelDescription(model)
-            try ModelStore().save(model, as: name, replacing: force)
             print("imported \(url.lastPathComponent) as '\(name)'")
             print(description.render())
         }

@@ -72,11 +72,8 @@ public enum ONNXExporter {
         p.name = name
         p.dims = t.shape.dimensions.map { Int64($0) }
         p.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        p.rawData = t.withUnsafeBufferPointer { buf in
-            var data = Data(capacity: buf.count * 4)
-            for v in buf { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-            return data
-        }
+        // float32 little-endian, the machine's own layout: one copy.
+        p.rawData = t.withUnsafeBufferPointer { Data(buffer: $0) }
         return p
     }
 

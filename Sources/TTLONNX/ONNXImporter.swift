@@ -49,7 +49,7 @@ public enum ONNXImporter {
     /// Reads an ONNX model from bytes; `file` names it in errors, `directory` holds its external data.
     public static func load(_ data: Data, file: String, directory: URL? = nil) throws(ONNXError) -> Model {
         guard !data.isEmpty else { throw ONNXError(file: file, .empty) }
-        let proto: Onnx_ModelProto
+        var proto: Onnx_ModelProto
         do {
             var options = BinaryDecodingOptions()
             options.messageDepthLimit = 64
@@ -69,8 +69,11 @@ public enum ONNXImporter {
         guard supportedOpsets.contains(opset) else { throw ONNXError(file: file, .unsupportedOpset(domain: "", version: opset)) }
 
         var converter = GraphConverter(file: file, opset: opset, decoder: TensorDecoder(file: file, directory: directory))
-        var model = try converter.convert(proto.graph)
+        var graph = proto.graph
+        proto.graph = Onnx_GraphProto()  // the graph's only copy is `graph`, whose bytes are freed as they are decoded
+        var model = try converter.convert(&graph)
         model.metadata["format"] = "onnx"
+        if converter.decoder.usedExternalData { model.metadata["onnx.external_data"] = "true" }
         model.metadata["onnx.opset"] = String(opset)
         model.metadata["onnx.ir_version"] = String(proto.irVersion)
         let producer = [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
@@ -116,8 +119,12 @@ struct GraphConverter {
         self.decoder = decoder
     }
 
-    mutating func convert(_ g: Onnx_GraphProto) throws(ONNXError) -> Model {
-        for t in g.initializer { constants[t.name] = try decoder.decode(t) }
+    mutating func convert(_ g: inout Onnx_GraphProto) throws(ONNXError) -> Model {
+        let initializerNames = g.initializer.map(\.name)
+        for i in g.initializer.indices {
+            constants[g.initializer[i].name] = try decoder.decode(g.initializer[i])
+            g.initializer[i].rawData = Data()  // keep one copy of the weights, not two
+        }
         var inputs: [InputSpec] = []
         for i in g.input where constants[i.name] == nil {
             let spec = try inputSpec(i)
@@ -154,7 +161,7 @@ struct GraphConverter {
         // Weights in the file's initializer order (then weights from Constant nodes), so that
         // export writes them back in the same order.
         var ordered = ParameterTree()
-        for t in g.initializer { if let p = parameterPaths[t.name] { ordered[p] = tree[p] } }
+        for name in initializerNames { if let p = parameterPaths[name] { ordered[p] = tree[p] } }
         for (p, entry) in tree.entriesInOrder where ordered[p] == nil { ordered[p] = entry }
         tree = ordered
         let outputs = g.output.map(\.name)

@@ -38,6 +38,8 @@ struct TensorDecoder {
     /// The model's folder; nil when the model came from memory (external data then refused).
     let directory: URL?
     private var externalFiles: [String: Data] = [:]
+    /// Whether any tensor was read from an external data file.
+    var usedExternalData: Bool { !externalFiles.isEmpty }
 
     init(file: String, directory: URL?) {
         self.file = file
@@ -82,7 +84,10 @@ struct TensorDecoder {
                 }
                 switch type {
                 case .float:
-                    return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(bitPattern: load(i, UInt32.self)) } })
+                    // Little-endian float32 is the machine's own layout on every platform Swift targets here.
+                    return .float(Tensor(uninitialized: shape) { out in
+                        if let base = out.baseAddress, count > 0 { UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
+                    })
                 case .double:
                     return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(Double(bitPattern: load(i, UInt64.self))) } })
                 case .float16:

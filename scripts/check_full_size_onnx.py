@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Full-size ONNX check, outside `make test`: torchvision ResNet-18 and ResNet-50 at 224×224,
+exported by both PyTorch exporters, run by onnxruntime and by `ttl run`, compared.
+Also times `ttl import` and `ttl run` (whole processes, peak memory from /usr/bin/time).
+
+Pinned: python 3.11, torch==2.13.0 (CPU), torchvision==0.29.2 (--no-deps; definitions only),
+onnx==1.23.2, onnxruntime==1.31.1, onnxscript==0.7.2, numpy==2.4.6.
+    swift build -c release --product ttl
+    python3 scripts/check_full_size_onnx.py [--ttl .build/release/ttl]
+
+No weights can be downloaded here, so the models carry torchvision's random initialisation
+with batch-norm statistics randomised (values do not change what is being checked: import,
+every operator, and numerics at full size).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_models import randomise_batch_norms  # noqa: E402  (also stubs torchvision's compiled ops)
+import torchvision  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("--ttl", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "release", "ttl"))
+a = p.parse_args()
+work = tempfile.mkdtemp()
+env = dict(os.environ, TTL_HOME=os.path.join(work, "home"))
+
+
+def timed(cmd):
+    """Runs a command under /usr/bin/time -v; returns (wall seconds, peak MiB, stdout)."""
+    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr[-2000:]}")
+    fields = dict(line.strip().split(": ", 1) for line in r.stderr.splitlines() if ": " in line)
+    wall = fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")
+    seconds = float(wall[-1]) + 60 * float(wall[-2])
+    return seconds, int(fields["Maximum resident set size (kbytes)"]) / 1024, r.stdout
+
+
+torch.manual_seed(0)
+x1 = np.random.default_rng(0).normal(0, 1, (1, 3, 224, 224)).astype(np.float32)
+x8 = np.random.default_rng(1).normal(0, 1, (8, 3, 224, 224)).astype(np.float32)
+for arch in ["resnet18", "resnet50"]:
+    model = getattr(torchvision.models, arch)(weights=None).eval()
+    randomise_batch_norms(model)
+    for exporter in ["torchscript", "dynamo"]:
+        folder = os.path.join(work, f"{arch}-{exporter}")
+        os.makedirs(folder)
+        path = os.path.join(folder, "model.onnx")
+        if exporter == "torchscript":
+            torch.onnx.export(model, (torch.from_numpy(x1),), path, dynamo=False, input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+        else:
+            prog = torch.onnx.export(model, (torch.from_numpy(x1),), dynamo=True, input_names=["input"], output_names=["logits"],
+                                     dynamic_shapes=({0: torch.export.Dim("N")},))
+            prog.save(path, external_data=True)
+        size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) / 1e6
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        ref = sess.run(None, {"input": x8})[0]
+        np.save(os.path.join(folder, "x.npy"), x8)
+        t_import, m_import, _ = timed([a.ttl, "import", path, "--name", f"{arch}-{exporter}"])
+        t_run, m_run, _ = timed([a.ttl, "run", path, "--input", os.path.join(folder, "x.npy"), "--output", os.path.join(folder, "y.npy")])
+        y = np.load(os.path.join(folder, "y.npy"))
+        err = float(np.abs(y - ref).max())
+        bound = 1e-4 * max(1.0, float(np.abs(ref).max()))
+        top1 = bool((y.argmax(1) == ref.argmax(1)).all())
+        status = "ok" if err <= bound and top1 else "FAIL"
+        print(f"{arch} {exporter:11s} {size:6.1f} MB: max |ttl - ort| {err:.2e} (bound {bound:.2e}), top-1 equal {top1}: {status}; "
+              f"ttl import {t_import:.2f} s, {m_import:.0f} MiB peak; ttl run (batch 8, whole process) {t_run:.2f} s")
+
+# Batch 1, whole process, ResNet-18: ttl run next to onnxruntime's Python process.
+folder = os.path.join(work, "resnet18-torchscript")
+np.save(os.path.join(folder, "x1.npy"), x1)
+script = ("import numpy as np, onnxruntime as ort; s = ort.InferenceSession(%r, providers=['CPUExecutionProvider']); "
+          "np.save(%r, s.run(None, {'input': np.load(%r)})[0])" % (os.path.join(folder, "model.onnx"), os.path.join(folder, "o1.npy"), os.path.join(folder, "x1.npy")))
+t_ort, m_ort, _ = timed([sys.executable, "-c", script])
+t_ttl, m_ttl, _ = timed([a.ttl, "run", "resnet18-torchscript", "--input", os.path.join(folder, "x1.npy"), "--output", os.path.join(folder, "y1.npy")])
+print(f"resnet18 batch 1, whole process: ttl run {t_ttl:.2f} s ({m_ttl:.0f} MiB), onnxruntime python {t_ort:.2f} s ({m_ort:.0f} MiB)")
