@@ -114,10 +114,17 @@ public struct ModelStore {
         if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
         let model = try ModelFile.load(url)
         if url.pathExtension.lowercased() == "onnx" && model.metadata["onnx.external_data"] == nil {
+            // Copied to a temporary name in the store, then renamed: never a half-written model.
+            let temporary = modelsFolder.appendingPathComponent(".\(name).\(ProcessInfo.processInfo.processIdentifier).tmp")
             do {
                 try FileManager.default.createDirectory(at: modelsFolder, withIntermediateDirectories: true)
-                try Data(contentsOf: url, options: .alwaysMapped).write(to: file(for: name), options: .atomic)
+                try? FileManager.default.removeItem(at: temporary)
+                try FileManager.default.copyItem(at: url, to: temporary)
+                if rename(temporary.path, file(for: name).path) != 0 {
+                    throw TTLError.io(file: file(for: name).path, message: String(cString: strerror(errno)))
+                }
             } catch {
+                try? FileManager.default.removeItem(at: temporary)
                 throw TTLError.io(file: file(for: name).path, message: error.localizedDescription)
             }
         } else {

@@ -22,7 +22,18 @@ public enum ONNXImporter {
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw ONNXError(file: url.path, .unreadable(error.localizedDescription))
         }
-        return try load(data, file: url.path, directory: url.deletingLastPathComponent())
+        // Parse the structure without the weights' bytes, then read each weight once from the
+        // file: peak memory is the weights plus the largest tensor, not the file twice.
+        guard let (stripped, spans) = try? WireScanner.stripInitializerData(data), !spans.isEmpty,
+              let handle = try? FileHandle(forReadingFrom: url) else {
+            return try load(data, file: url.path, directory: url.deletingLastPathComponent())
+        }
+        defer { try? handle.close() }
+        return try load(stripped, file: url.path, directory: url.deletingLastPathComponent()) { index -> Data? in
+            guard let span = spans[index] else { return nil }
+            try? handle.seek(toOffset: UInt64(span.lowerBound))
+            return try? handle.read(upToCount: span.count) ?? Data()
+        }
     }
 
     static func explain(_ error: Error) -> String {
@@ -48,6 +59,11 @@ public enum ONNXImporter {
 
     /// Reads an ONNX model from bytes; `file` names it in errors, `directory` holds its external data.
     public static func load(_ data: Data, file: String, directory: URL? = nil) throws(ONNXError) -> Model {
+        try load(data, file: file, directory: directory, rawData: nil)
+    }
+
+    /// `rawData(i)` supplies the raw data of initializer `i` when `data` was stripped of it.
+    static func load(_ data: Data, file: String, directory: URL?, rawData: ((Int) -> Data?)?) throws(ONNXError) -> Model {
         guard !data.isEmpty else { throw ONNXError(file: file, .empty) }
         var proto: Onnx_ModelProto
         do {
@@ -69,6 +85,7 @@ public enum ONNXImporter {
         guard supportedOpsets.contains(opset) else { throw ONNXError(file: file, .unsupportedOpset(domain: "", version: opset)) }
 
         var converter = GraphConverter(file: file, opset: opset, decoder: TensorDecoder(file: file, directory: directory))
+        converter.rawData = rawData
         var graph = proto.graph
         proto.graph = Onnx_GraphProto()  // the graph's only copy is `graph`, whose bytes are freed as they are decoded
         var model = try converter.convert(&graph)
@@ -100,6 +117,8 @@ struct GraphConverter {
     /// ONNX value name → parameter path, for constants that became weights.
     var parameterPaths: [String: String] = [:]
     var unsupported: [ONNXError.UnsupportedOperator] = []
+    /// Supplies initializers' raw data read lazily from the file (see `WireScanner`).
+    var rawData: ((Int) -> Data?)?
     /// Outputs of unsupported nodes: nodes reading them are skipped, not reported as broken.
     var unavailable = Set<String>()
 
@@ -122,6 +141,7 @@ struct GraphConverter {
     mutating func convert(_ g: inout Onnx_GraphProto) throws(ONNXError) -> Model {
         let initializerNames = g.initializer.map(\.name)
         for i in g.initializer.indices {
+            if let bytes = rawData?(i) { g.initializer[i].rawData = bytes }
             constants[g.initializer[i].name] = try decoder.decode(g.initializer[i])
             g.initializer[i].rawData = Data()  // keep one copy of the weights, not two
         }
