@@ -57,11 +57,38 @@ public enum ONNXExporter {
         }
     }
 
-    /// Writes the model to `url` through a temporary file in the same folder, renamed into place.
-    public static func write(_ model: Model, to url: URL) throws(ONNXError) {
-        let data = try serialize(model, file: url.path)
+    /// Protobuf messages cannot exceed 2 GiB: past this many bytes of weights they go to a
+    /// `FILE.data` file beside the model, as ONNX external data.
+    public static let externalDataThreshold = 1_800_000_000
+
+    /// Writes the model to `url` through a temporary file in the same folder, renamed into place;
+    /// weights past `externalDataThreshold` bytes go to `url.data` beside it (written the same way, first).
+    public static func write(_ model: Model, to url: URL, externalDataThreshold: Int = externalDataThreshold) throws(ONNXError) {
         do {
-            try data.write(to: url, options: .atomic)
+            if model.parameters.scalarCount() * 4 > externalDataThreshold {
+                let dataURL = url.appendingPathExtension("data")
+                var proto = try Onnx_ModelProto(serializedBytes: try serialize(model, file: url.path))
+                var blob = Data()
+                for i in proto.graph.initializer.indices where proto.graph.initializer[i].hasRawData {
+                    let bytes = proto.graph.initializer[i].rawData
+                    proto.graph.initializer[i].clearRawData()
+                    proto.graph.initializer[i].dataLocation = .external
+                    proto.graph.initializer[i].externalData = [("location", dataURL.lastPathComponent), ("offset", String(blob.count)),
+                                                               ("length", String(bytes.count))].map { k, v in
+                        var e = Onnx_StringStringEntryProto()
+                        e.key = k
+                        e.value = v
+                        return e
+                    }
+                    blob.append(bytes)
+                }
+                try blob.write(to: dataURL, options: .atomic)
+                try proto.serializedData().write(to: url, options: .atomic)
+            } else {
+                try serialize(model, file: url.path).write(to: url, options: .atomic)
+            }
+        } catch let error as ONNXError {
+            throw error
         } catch {
             throw ONNXError(file: url.path, .cannotWrite(error.localizedDescription))
         }

@@ -61,6 +61,23 @@ final class ONNXModelTests: XCTestCase {
         }
     }
 
+    /// Past the threshold (2 GB in use; 0 here) weights go to FILE.data beside the model.
+    func testExportWithExternalData() throws {
+        let folder = Self.cases.first { $0.lastPathComponent == "grouped_conv_resnext" }!
+        let model = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-ext-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: out) }
+        let url = out.appendingPathComponent("m.onnx")
+        try ONNXExporter.write(model, to: url, externalDataThreshold: 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: url.path + ".data"))
+        let back = try ONNXImporter.load(contentsOf: url)
+        XCTAssertEqual(back.metadata["onnx.external_data"], "true")
+        for path in model.parameters.paths {
+            XCTAssertTrue(back.parameters.tensor(path)!.bitwiseEqual(model.parameters.tensor(path)!), path)
+        }
+    }
+
     func testDetails() throws {
         let zoo = try ONNXImporter.load(contentsOf: Self.fixtures.appendingPathComponent("models/zoo_preact_reshape/model.onnx"))
         XCTAssertEqual(zoo.inputs.map(\.name), ["input"], "initializers listed as inputs are weights")
