@@ -6,6 +6,7 @@ import PackageDescription
 //   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
 //   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
 //   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
+//   TTLFineTune  images (libjpeg-turbo, libpng), data, optimizers, trainer         → TTLNN
 //   TTLONNX      ONNX reader/writer (swift-protobuf, code generated once and committed) → TTLNN
 //   TTL          the public library façade: model files, the model store         → all of the above
 //   TTLCommand   the `ttl` command (swift-argument-parser), thin over TTL         → TTL
@@ -39,6 +40,17 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
 
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"]), .brew(["jpeg-turbo"])]
+        ),
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
+        ),
+
         // MARK: Core
         .target(
             name: "TTLCore",
@@ -49,6 +61,9 @@ let package = Package(
         // MARK: Runtime
         .target(name: "TTLNN", dependencies: ["TTLCore"], swiftSettings: optimizedInDebug),
 
+        // MARK: Fine-tuning
+        .target(name: "TTLFineTune", dependencies: ["TTLNN", "CTurboJPEG", "CPNG"], swiftSettings: optimizedInDebug),
+
         // MARK: Formats
         .target(
             name: "TTLONNX",
@@ -57,7 +72,7 @@ let package = Package(
         ),
 
         // MARK: Library façade and tools
-        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX"]),
+        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLFineTune"]),
         .executableTarget(
             name: "TTLCommand",
             dependencies: ["TTL", "TTLONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -66,6 +81,11 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
+        .testTarget(
+            name: "TTLFineTuneTests",
+            dependencies: ["TTLFineTune", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "TTLTests",
             dependencies: ["TTL", "_TestSupport"]

@@ -3,8 +3,8 @@
 # Quiet when everything is there; safe to run again. Used by `make test`, `make bench`, `make demo`.
 set -euo pipefail
 
-# Debian/Ubuntu packages. Later issues add libhdf5-dev, libturbojpeg0-dev and libpng-dev.
-APT_PACKAGES=(pkg-config libopenblas-dev)
+# Debian/Ubuntu packages (libhdf5-dev arrives with the Keras importer).
+APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "ttl: 'swift' is not on PATH; install Swift 6.0 or later (https://www.swift.org/install)" >&2
@@ -33,6 +33,9 @@ Linux)
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     ;;
 Darwin)
-    # BLAS comes from Accelerate; nothing to install yet.
+    # BLAS comes from Accelerate; the image libraries from Homebrew.
+    for p in jpeg-turbo libpng pkg-config; do
+        brew list "$p" >/dev/null 2>&1 || brew install "$p"
+    done
     ;;
 esac
