@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),
         .testTarget(
             name: "TTLFineTuneTests",
-            dependencies: ["TTLFineTune", "_TestSupport"],
+            dependencies: ["TTLFineTune", "TTLONNX", "_TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -67,3 +67,14 @@ save("gray.jpg", Image.fromarray(base(30, 33)).convert("L"), quality=90)
 save("cmyk.jpg", Image.fromarray(base(24, 18)).convert("CMYK"), quality=95)
 save("large.jpg", Image.fromarray(base(640, 480)), pixels=False, quality=85)
 print("wrote", len(os.listdir(OUT)), "files to", os.path.normpath(OUT))
+
+# --- A tiny ImageFolder dataset: three colour classes, eight noisy 20×20 images each -------
+DATA = os.path.join(os.path.dirname(OUT), "dataset")
+shutil.rmtree(DATA, ignore_errors=True)
+for label, (name, colour) in enumerate([("blue", (40, 60, 200)), ("green", (50, 180, 60)), ("red", (200, 50, 40))]):
+    os.makedirs(os.path.join(DATA, name))
+    for i in range(8):
+        pixels = np.clip(np.array(colour)[None, None, :] + rng.normal(0, 40, (20, 20, 3)), 0, 255).astype(np.uint8)
+        ext = "jpg" if i % 3 == 0 else "png"
+        Image.fromarray(pixels).save(os.path.join(DATA, name, f"{name}_{i}.{ext}"))
+print("wrote the dataset to", os.path.normpath(DATA))

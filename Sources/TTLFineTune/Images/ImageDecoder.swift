@@ -55,14 +55,23 @@ public enum ImageDecoder {
     /// Reads and decodes a file. `atLeast` lets a large JPEG decode at a reduced DCT scale
     /// (1/2, 1/4, 1/8, …) as long as both sides stay at least that large.
     public static func decode(contentsOf url: URL, atLeast: (width: Int, height: Int)? = nil) throws(ImageError) -> RGBImage {
+        try decode(contentsOf: url, minimumSize: atLeast.map { size in { _, _ in size } })
+    }
+
+    /// `minimumSize(width, height)` gives, for the full size, the size a reduced decode must keep.
+    public static func decode(contentsOf url: URL, minimumSize: ((Int, Int) -> (width: Int, height: Int))?) throws(ImageError) -> RGBImage {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ImageError(file: url.path, .unreadable(error.localizedDescription)) }
-        return try decode(data, file: url.path, atLeast: atLeast)
+        return try decode(data, file: url.path, minimumSize: minimumSize)
     }
 
     public static func decode(_ data: Data, file: String, atLeast: (width: Int, height: Int)? = nil) throws(ImageError) -> RGBImage {
+        try decode(data, file: file, minimumSize: atLeast.map { size in { _, _ in size } })
+    }
+
+    public static func decode(_ data: Data, file: String, minimumSize: ((Int, Int) -> (width: Int, height: Int))?) throws(ImageError) -> RGBImage {
         switch format(of: data) {
-        case .jpeg?: return try decodeJPEG(data, file: file, atLeast: atLeast)
+        case .jpeg?: return try decodeJPEG(data, file: file, minimumSize: minimumSize)
         case .png?: return try decodePNG(data, file: file)
         case nil: throw ImageError(file: file, .unknownFormat)
         }
@@ -76,7 +85,7 @@ public enum ImageDecoder {
 
     // MARK: JPEG
 
-    static func decodeJPEG(_ data: Data, file: String, atLeast: (width: Int, height: Int)?) throws(ImageError) -> RGBImage {
+    static func decodeJPEG(_ data: Data, file: String, minimumSize: ((Int, Int) -> (width: Int, height: Int))?) throws(ImageError) -> RGBImage {
         guard let handle = tjInitDecompress() else { throw ImageError(file: file, .corrupt("cannot start the JPEG decoder")) }
         defer { tjDestroy(handle) }
         func message() -> String { String(cString: tjGetErrorStr2(handle)) }
@@ -89,7 +98,7 @@ public enum ImageDecoder {
 
         // The smallest DCT scale that keeps both sides at least as large as asked.
         var (sw, sh) = (Int(w), Int(h))
-        if let atLeast {
+        if let atLeast = minimumSize?(Int(w), Int(h)) {
             var count: Int32 = 0
             if let factors = tjGetScalingFactors(&count) {
                 for f in UnsafeBufferPointer(start: factors, count: Int(count)) where f.num < f.denom {

@@ -1,0 +1,73 @@
+// Backbone features of images, computed once: while the backbone is frozen and augmentation
+// is off, an image's features depend only on the backbone's weights, the preprocessing and
+// the image's bytes, so they are kept under a key hashed from all three.
+import Foundation
+import TTLCore
+import TTLNN
+
+/// 64-bit FNV-1a, a fast non-cryptographic hash for cache keys.
+struct FNV1a {
+    var value: UInt64 = 0xCBF2_9CE4_8422_2325
+    mutating func combine(_ bytes: UnsafeRawBufferPointer) {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    }
+    mutating func combine(_ data: Data) { data.withUnsafeBytes { combine($0) } }
+    mutating func combine(_ s: String) { combine(Data(s.utf8)) }
+    var hex: String { String(value, radix: 16) }
+}
+
+/// Features on disk under `folder/<backbone key>/<image key>.f32` (raw little-endian float32),
+/// with counts of what was computed and what was found.
+public final class FeatureCache: @unchecked Sendable {
+    public let folder: URL?
+    /// Images whose features the backbone computed / that came from the cache, since creation.
+    public private(set) var computed = 0
+    public private(set) var found = 0
+    private let lock = NSLock()
+
+    /// `folder` nil keeps nothing on disk.
+    public init(folder: URL?) { self.folder = folder }
+
+    /// A key for a backbone and preprocessing: their weights, structure and settings hashed.
+    public static func key(backbone: Model, preprocessing: Preprocessing) -> String {
+        var h = FNV1a()
+        h.combine(preprocessing.json)
+        for n in backbone.nodes { h.combine("\(n.name)|\(n.operation)|\(n.inputs.joined(separator: ","))\n") }
+        for (path, entry) in backbone.parameters.entriesInOrder {
+            h.combine(path)
+            entry.tensor.withUnsafeBufferPointer { h.combine(UnsafeRawBufferPointer($0)) }
+        }
+        return h.hex
+    }
+
+    func file(_ backbone: String, _ image: String) -> URL? {
+        folder?.appendingPathComponent(backbone).appendingPathComponent(image + ".f32")
+    }
+
+    func load(_ backbone: String, _ image: String, count: Int) -> [Float]? {
+        guard let url = file(backbone, image), let data = try? Data(contentsOf: url), data.count == count * 4 else { return nil }
+        lock.withLock { found += 1 }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func store(_ backbone: String, _ image: String, _ features: [Float]) {
+        lock.withLock { computed += 1 }
+        guard let url = file(backbone, image) else { return }
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? features.withUnsafeBytes { Data($0) }.write(to: url, options: .atomic)
+    }
+
+    /// Removes everything cached.
+    public func clear() throws {
+        guard let folder, FileManager.default.fileExists(atPath: folder.path) else { return }
+        try FileManager.default.removeItem(at: folder)
+    }
+
+    /// Bytes on disk.
+    public func size() -> Int {
+        guard let folder, let e = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
+        var total = 0
+        for case let url as URL in e { total += (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
+        return total
+    }
+}
