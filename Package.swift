@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLFineTune"]),
         .executableTarget(
             name: "TTLCommand",
-            dependencies: ["TTL", "TTLONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["TTL", "TTLONNX", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),
 

@@ -4,6 +4,7 @@ import Foundation
 import TTL
 import TTLCore
 import TTLNN
+import TTLFineTune
 import TTLONNX
 
 struct TTLCommand: ParsableCommand {
@@ -17,7 +18,8 @@ struct TTLCommand: ParsableCommand {
               ttl import resnet18.onnx
               ttl run resnet18 --input batch.npy --output logits.npy
             """,
-        subcommands: [Import.self, Show.self, List.self, Remove.self, Run.self, Bench.self, Export.self]
+        subcommands: [Import.self, Show.self, List.self, Remove.self, Run.self, Bench.self, Export.self,
+                      FineTune.self, Predict.self, Evaluate.self, Cache.self]
     )
 }
 
@@ -184,6 +186,209 @@ extension TTLCommand {
     }
 }
 
+/// `--mean`, `--std`, `--resize`, `--size`: set or override a model's preprocessing.
+struct PreprocessingOptions: ParsableArguments {
+    @Option(help: "Per-channel mean on the 0–1 scale, as R,G,B.") var mean: String?
+    @Option(help: "Per-channel standard deviation on the 0–1 scale, as R,G,B.") var std: String?
+    @Option(help: "crop (shorter side to size·256/224, centre crop) or squash (whole image to size).") var resize: String?
+    @Option(help: "Input size in pixels (default: the model's).") var size: Int?
+
+    func apply(to model: Model) throws -> (Preprocessing, notice: String?) {
+        var (p, notice): (Preprocessing, String?) = (Classifier.preprocessing(of: model), nil)
+        if model.metadata["preprocessing"] == nil && (mean == nil || std == nil || resize == nil) {
+            notice = "the model carries no preprocessing: using ImageNet's mean and std with center crop (set --mean, --std, --resize to change)"
+        }
+        func triple(_ s: String, _ name: String) throws -> [Float] {
+            let v = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 3 else { throw TTLError.usage("--\(name) takes three numbers, R,G,B (got '\(s)')") }
+            return v
+        }
+        if let mean { p.mean = try triple(mean, "mean") }
+        if let std {
+            p.std = try triple(std, "std")
+            guard p.std.allSatisfy({ $0 > 0 }) else { throw TTLError.usage("--std must be positive") }
+        }
+        if let resize {
+            guard let r = Preprocessing.Resize(rawValue: resize) else { throw TTLError.usage("--resize takes crop or squash (got '\(resize)')") }
+            p.resize = r
+        }
+        if let size { p.size = size }
+        if let dims = model.inputs.first?.dimensions, dims.count == 4, let h = dims[2], h != p.size {
+            throw TTLError.usage("the model takes \(h)×\(dims[3] ?? h) images; --size \(p.size) does not fit")
+        }
+        return (p, notice)
+    }
+}
+
+extension TTLCommand {
+    struct FineTune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "finetune",
+            abstract: "Teach a pretrained backbone your classes: a new head, trained on DIR/<class>/*.jpg|png.",
+            discussion: """
+                DIR holds one folder per class, or train/ and val/ folders of class folders. With the
+                backbone frozen (the default) each image goes through it once and its features are
+                cached under $TTL_HOME/cache, so later epochs and later runs cost almost nothing.
+
+                Example:
+                  ttl finetune --data photos --model resnet18 --epochs 10 --output birds
+                  ttl finetune --data photos --model resnet18 --unfreeze-from layer4 --lr 1e-4 --output birds.onnx
+                """)
+        @Option(help: "The dataset folder.") var data: String
+        @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?
+        @Option(help: "Epochs.") var epochs = 5
+        @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 32
+        @Option(help: "Learning rate (peak rate for one-cycle).") var lr: Float = 1e-3
+        @Option(help: "sgd or adamw.") var optimizer = "adamw"
+        @Option(help: "cosine, one-cycle or constant.") var schedule = "cosine"
+        @Option(name: .customLong("weight-decay"), help: "Weight decay (default 0.01 for adamw, 0 for sgd).") var weightDecay: Float?
+        @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
+        @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε.") var labelSmoothing: Float = 0
+        @Option(name: .customLong("unfreeze-from"), help: "Also train this stage and everything after it (e.g. layer4).") var unfreezeFrom: String?
+        @Flag(help: "Random resized crops and horizontal flips while training (runs the backbone every epoch).") var augment = false
+        @Option(name: .customLong("val-split"), help: "Share of each class held out for validation when DIR has no val/ folder (0: train on all, keep the last epoch).") var valSplit = 0.2
+        @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+        @Option(help: "Random seed: the split, the shuffling, the new head.") var seed: UInt64 = 0
+        @Option(help: "Where to put the result: a store name, or a file ending in .onnx (default: NAME-finetuned in the store).") var output: String?
+        @Flag(help: "One JSON object per epoch instead of text lines.") var json = false
+        @Flag(help: "Fail on an unreadable image instead of skipping it.") var strict = false
+        @OptionGroup var preprocessing: PreprocessingOptions
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let store = ModelStore()
+            let backbone: Model
+            let backboneName: String
+            if let model {
+                backbone = try store.load(model)
+                backboneName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            } else {
+                guard let url = DefaultModel.locate() else {
+                    throw TTLError.usage("no --model given and the embedded default backbone (weights/\(DefaultModel.fileName)) is not in this build")
+                }
+                backbone = try ModelFile.load(url)
+                backboneName = "efficientnet-lite0"
+            }
+            let (p, notice) = try preprocessing.apply(to: backbone)
+            if let notice { FileHandle.standardError.write(Data("ttl: note: \(notice)\n".utf8)) }
+            let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: valSplit, seed: seed, strict: strict)
+            if !dataset.skipped.isEmpty {
+                FileHandle.standardError.write(Data("ttl: warning: skipped \(dataset.skipped.count) unreadable image(s): \(dataset.skipped.joined(separator: "; "))\n".utf8))
+            }
+            var o = FineTuneOptions()
+            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.seed = seed
+            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
+            guard let sched = Schedule(rawValue: schedule) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
+            o.optimizer = opt; o.schedule = sched; o.weightDecay = weightDecay; o.nesterov = nesterov
+            o.labelSmoothing = labelSmoothing; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
+            if !json {
+                print("fine-tuning \(backboneName) on \(dataset.classes.count) classes (\(dataset.classes.joined(separator: ", "))): \(dataset.train.count) training and \(dataset.validation.count) validation images")
+            }
+            let cache = FeatureCache(folder: store.root.appendingPathComponent("cache/features"))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache) { r in
+                if json {
+                    print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
+                } else {
+                    var line = String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, epochs, r.trainLoss, r.trainAccuracy * 100)
+                    if let vl = r.validationLoss, let va = r.validationAccuracy { line += String(format: "  val loss %.4f  acc %.1f%%", vl, va * 100) }
+                    line += String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond) + (r.best ? "  *" : "")
+                    print(line)
+                }
+                fflush(nil)
+            }
+            if let why = result.stoppedEarly { FileHandle.standardError.write(Data("ttl: stopped: \(why)\n".utf8)) }
+            let destination = output ?? "\(backboneName)-finetuned"
+            var model = result.model
+            model.metadata["architecture.base"] = backboneName
+            if destination.lowercased().hasSuffix(".onnx") || destination.lowercased().hasSuffix(".h5") || destination.contains("/") {
+                try ModelFile.save(model, to: URL(fileURLWithPath: destination))
+            } else {
+                try store.save(model, as: destination, replacing: true)
+            }
+            if !json {
+                let best = result.history.first { $0.epoch == result.bestEpoch }
+                let acc = best?.validationAccuracy.map { String(format: ", validation accuracy %.1f%%", $0 * 100) } ?? ""
+                print("kept epoch \(result.bestEpoch)\(acc); saved to \(destination)")
+            }
+        }
+    }
+
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify images: the most likely labels with their probabilities.",
+            discussion: """
+                Example:
+                  ttl predict birds photo1.jpg photo2.png --top 3
+                """)
+        @Argument(help: "A stored name or a model file.") var model: String
+        @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+        @Option(help: "How many labels per image.") var top = 5
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let classifier = try Classifier(ModelStore().load(model))
+            if classifier.usesDefaultPreprocessing {
+                FileHandle.standardError.write(Data("ttl: note: the model carries no preprocessing: using ImageNet's mean and std with center crop\n".utf8))
+            }
+            let urls = images.map { URL(fileURLWithPath: $0) }
+            for url in urls {
+                do { try ImageDecoder.validate(contentsOf: url) } catch { throw TTLError.io(file: url.path, message: "\(error.reason)") }
+            }
+            for (path, labels) in zip(images, try classifier.predict(urls, top: top)) {
+                print("\(path): " + labels.map { String(format: "%@ %.3f", $0.label, $0.probability) }.joined(separator: ", "))
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accuracy, per-class precision and recall, and the confusion matrix on labelled images.",
+            discussion: """
+                Uses DIR/val/ when DIR has train/ and val/ folders, otherwise every image of DIR/<class>/.
+
+                Example:
+                  ttl evaluate birds --data photos
+                """)
+        @Argument(help: "A stored name or a model file.") var model: String
+        @Option(help: "The dataset folder.") var data: String
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let classifier = try Classifier(ModelStore().load(model))
+            let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: 0)
+            let samples = dataset.validation.isEmpty ? dataset.train : dataset.validation
+            print(try classifier.evaluate(samples, classes: dataset.classes).render())
+        }
+    }
+
+    struct Cache: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or clear the feature cache ($TTL_HOME/cache).",
+            discussion: """
+                Example:
+                  ttl cache info
+                  ttl cache clear
+                """)
+        @Argument(help: "info or clear.") var action: String
+
+        func run() throws {
+            let cache = FeatureCache(folder: ModelStore().root.appendingPathComponent("cache/features"))
+            switch action {
+            case "info": print(String(format: "feature cache: %.1f MB in %@", Double(cache.size()) / 1e6, cache.folder!.path))
+            case "clear":
+                do { try cache.clear() } catch { throw TTLError.io(file: cache.folder!.path, message: error.localizedDescription) }
+                print("cleared \(cache.folder!.path)")
+            default: throw TTLError.usage("ttl cache takes info or clear")
+            }
+        }
+    }
+}
+
 // Errors of the library print as one line on standard error; argument errors keep ArgumentParser's usage help.
 func fail(_ error: Error) -> Never {
     FileHandle.standardError.write(Data("ttl: \(error)\n".utf8))
@@ -200,6 +405,9 @@ do {
 } catch let e as GraphEditError { fail(e)
 } catch let e as LoadError { fail(e)
 } catch let e as FreezeError { fail(e)
+} catch let e as DatasetError { fail(e)
+} catch let e as FineTuneError { fail(e)
+} catch let e as ImageError { fail(e)
 } catch {
     TTLCommand.exit(withError: error)
 }

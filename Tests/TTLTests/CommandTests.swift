@@ -105,8 +105,41 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try ttl("import", home.appendingPathComponent("nothing.onnx").path).err, "ttl: \(home.appendingPathComponent("nothing.onnx").path): no such file\n")
     }
 
+    func testFineTunePredictEvaluate() throws {
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        let data = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLFineTuneTests/Fixtures/dataset").path
+        let r = try ttl("finetune", "--data", data, "--model", model, "--epochs", "30", "--lr", "0.05", "--batch-size", "8",
+                        "--resize", "squash", "--seed", "3", "--val-split", "0.25", "--output", "colors")
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n")
+        XCTAssertEqual(lines.first, "fine-tuning model on 3 classes (blue, green, red): 18 training and 6 validation images")
+        XCTAssertEqual(lines.count, 32)
+        XCTAssertTrue(lines[1].hasPrefix("epoch 1/30  train loss "), String(lines[1]))
+        XCTAssertTrue(lines.last!.hasPrefix("kept epoch ") && lines.last!.hasSuffix("saved to colors"), String(lines.last!))
+        XCTAssertTrue(r.err.contains("note: the model carries no preprocessing"), r.err)
+
+        let predicted = try ttl("predict", "colors", data + "/red/red_1.png", "--top", "2")
+        XCTAssertEqual(predicted.status, 0, predicted.err)
+        XCTAssertTrue(predicted.out.hasPrefix(data + "/red/red_1.png: red 0."), predicted.out)
+        let evaluated = try ttl("evaluate", "colors", "--data", data)
+        XCTAssertTrue(evaluated.out.hasPrefix("accuracy: "), evaluated.out)
+        XCTAssertTrue(evaluated.out.contains("confusion matrix"))
+
+        // The fine-tuned model exported to ONNX carries its labels and preprocessing.
+        let exported = home.appendingPathComponent("colors.onnx")
+        XCTAssertEqual(try ttl("export", "colors", "--output", exported.path).status, 0)
+        let back = try ModelFile.load(exported)
+        XCTAssertEqual(back.metadata["labels"], "[\"blue\",\"green\",\"red\"]")
+        XCTAssertEqual(back.metadata["preprocessing"], "{\"mean\":[0.485,0.456,0.406],\"resize\":\"squash\",\"size\":32,\"std\":[0.229,0.224,0.225]}")
+
+        let bad = try ttl("finetune", "--data", home.appendingPathComponent("nowhere").path, "--model", model)
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.err.split(separator: "\n").last, "ttl: \(home.appendingPathComponent("nowhere").path): not a folder of class folders")
+    }
+
     func testEveryCommandHelpShowsAnExample() throws {
-        for command in ["import", "show", "list", "remove", "run", "bench", "export"] {
+        for command in ["import", "show", "list", "remove", "run", "bench", "export", "finetune", "predict", "evaluate", "cache"] {
             let r = try ttl(command, "--help")
             XCTAssertTrue(r.out.contains("Example:") && r.out.contains("ttl \(command)"), "\(command): \(r.out)")
         }

@@ -7,6 +7,7 @@ import TTLCore
 public struct Sample: Sendable, Equatable {
     public var url: URL
     public var label: Int
+    public init(url: URL, label: Int) { self.url = url; self.label = label }
 }
 
 /// A dataset that cannot be used, named by its folder or file.

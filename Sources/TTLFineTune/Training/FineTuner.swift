@@ -94,9 +94,9 @@ public enum FineTuner {
         }
     }
 
-    /// Decodes and preprocesses images, two at a time in parallel; `augment` draws a random
+    /// Decodes and preprocesses images into a `[N, 3, size, size]` batch, in parallel; `augment` draws a random
     /// resized crop and flip per image from `seed`.
-    static func load(_ samples: ArraySlice<Sample>, _ p: Preprocessing, augment: Bool = false, seed: UInt64 = 0) throws -> Tensor {
+    public static func load(_ samples: ArraySlice<Sample>, _ p: Preprocessing, augment: Bool = false, seed: UInt64 = 0) throws -> Tensor {
         let n = samples.count, plane = 3 * p.size * p.size
         var out = Tensor(zeros: [n, 3, p.size, p.size])
         let list = Array(samples)

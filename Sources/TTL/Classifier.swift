@@ -1,0 +1,125 @@
+import Foundation
+import TTLCore
+import TTLFineTune
+import TTLNN
+
+/// A model with its class labels and preprocessing: what `ttl predict` and `ttl evaluate` use,
+/// and what fine-tuning produces.
+///
+/// ```swift
+/// let backbone = try ModelStore().load("resnet18")
+/// let data = try ImageFolder(root: URL(fileURLWithPath: "photos"), validationSplit: 0.2)
+/// var options = FineTuneOptions(); options.epochs = 5
+/// let result = try FineTuner.fit(backbone, data: data, preprocessing: Classifier.preprocessing(of: backbone), options: options)
+/// let classifier = try Classifier(result.model)
+/// print(try classifier.predict([URL(fileURLWithPath: "cone.jpg")], top: 3))
+/// try ModelFile.save(classifier.model, to: URL(fileURLWithPath: "cones.onnx"))
+/// ```
+public struct Classifier {
+    public var model: Model
+    public var labels: [String]
+    public var preprocessing: Preprocessing
+    /// True when the model carried no preprocessing and ImageNet's defaults are used.
+    public var usesDefaultPreprocessing: Bool
+
+    public init(_ model: Model) throws {
+        self.model = model
+        let (p, isDefault) = Self.preprocessingAndOrigin(of: model)
+        preprocessing = p
+        usesDefaultPreprocessing = isDefault
+        let outputs = (try? model.findHead().outFeatures) ?? 0
+        if let json = model.metadata["labels"], let l = try? JSONDecoder().decode([String].self, from: Data(json.utf8)) {
+            labels = l
+        } else {
+            labels = (0 ..< outputs).map { "class \($0)" }
+        }
+    }
+
+    /// The model's preprocessing (metadata key `preprocessing`), else ImageNet's at the model's input size.
+    public static func preprocessing(of model: Model) -> Preprocessing { preprocessingAndOrigin(of: model).0 }
+
+    static func preprocessingAndOrigin(of model: Model) -> (Preprocessing, Bool) {
+        if let json = model.metadata["preprocessing"], let p = Preprocessing(json: json) { return (p, false) }
+        var p = Preprocessing.imagenet
+        if let dims = model.inputs.first?.dimensions, dims.count == 4, let h = dims[2], dims[3] == h { p.size = h }
+        return (p, true)
+    }
+
+    /// Class probabilities `[N, classes]` for images: softmax of the logits (or the model's
+    /// own output when it ends with a softmax).
+    public func probabilities(_ urls: [URL]) throws -> Tensor {
+        let x = try FineTuner.load(ArraySlice(urls.map { Sample(url: $0, label: 0) }), preprocessing)
+        let head = try? model.findHead()
+        let output = model.outputs[0]
+        let y = try model.run([model.inputs[0].name: x], outputs: [output])[output]!
+        return head?.softmax != nil ? y : Softmax.forward(y.reshaped([y.shape[0], y.count / max(y.shape[0], 1)]), axis: -1)
+    }
+
+    /// The `top` most likely labels of each image, most likely first.
+    public func predict(_ urls: [URL], top: Int = 5) throws -> [[(label: String, probability: Float)]] {
+        var all: [[(String, Float)]] = []
+        for start in stride(from: 0, to: urls.count, by: 32) {
+            let batch = Array(urls[start ..< min(start + 32, urls.count)])
+            let p = try probabilities(batch)
+            let c = p.shape[1], values = p.scalars
+            for i in 0 ..< batch.count {
+                let row = Array(values[i * c ..< (i + 1) * c])
+                let order = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
+                all.append(order.map { ($0 < labels.count ? labels[$0] : "class \($0)", row[$0]) })
+            }
+        }
+        return all
+    }
+
+    /// Accuracy, per-class precision and recall, and the confusion matrix on `samples`.
+    public func evaluate(_ samples: [Sample], classes: [String]) throws -> Evaluation {
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
+        for start in stride(from: 0, to: samples.count, by: 32) {
+            let batch = Array(samples[start ..< min(start + 32, samples.count)])
+            let p = try probabilities(batch.map(\.url))
+            let c = p.shape[1], values = p.scalars
+            for (i, s) in batch.enumerated() {
+                let row = values[i * c ..< (i + 1) * c]
+                let predicted = row.firstIndex(of: row.max()!)! - i * c
+                // Predictions are in the model's label order; map them to the dataset's classes by name.
+                let name = predicted < labels.count ? labels[predicted] : ""
+                let column = classes.firstIndex(of: name) ?? (predicted < classes.count ? predicted : 0)
+                confusion[s.label][column] += 1
+            }
+        }
+        return Evaluation(classes: classes, confusion: confusion)
+    }
+}
+
+/// Results of `Classifier.evaluate`.
+public struct Evaluation {
+    public var classes: [String]
+    /// `confusion[true][predicted]`
+    public var confusion: [[Int]]
+    public var total: Int { confusion.joined().reduce(0, +) }
+    public var accuracy: Double { Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(max(total, 1)) }
+    public func precision(_ c: Int) -> Double {
+        let predicted = confusion.reduce(0) { $0 + $1[c] }
+        return predicted == 0 ? 0 : Double(confusion[c][c]) / Double(predicted)
+    }
+    public func recall(_ c: Int) -> Double {
+        let actual = confusion[c].reduce(0, +)
+        return actual == 0 ? 0 : Double(confusion[c][c]) / Double(actual)
+    }
+
+    /// `accuracy: NN.N%`, a precision/recall line per class, and the confusion matrix.
+    public func render() -> String {
+        var lines = [String(format: "accuracy: %.1f%% (%d images)", accuracy * 100, total)]
+        let width = max(5, classes.map(\.count).max() ?? 5)
+        lines.append("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall  images")
+        for (i, name) in classes.enumerated() {
+            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + String(format: "  %8.1f%%  %5.1f%%  %6d", precision(i) * 100, recall(i) * 100, confusion[i].reduce(0, +)))
+        }
+        lines.append("confusion matrix (rows: true class, columns: predicted):")
+        for (i, row) in confusion.enumerated() {
+            lines.append(classes[i].padding(toLength: width, withPad: " ", startingAt: 0) + "  " + row.map { String(format: "%5d", $0) }.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
