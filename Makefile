@@ -26,9 +26,14 @@ bench: deps
 	$(SWIFT) build -c release --product ttl-bench
 	.build/release/ttl-bench
 
-demo:
-	@echo "make demo arrives with the embedded default model (issue 7): fine-tuning does not exist yet." >&2
-	@exit 2
+# Fine-tunes the embedded EfficientNet-Lite0 on the Fashion-MNIST sample (the model is stored
+# as fashion-demo in $$TTL_HOME, default ~/.ttl) and classifies a few validation images.
+DEMO_IMAGES = examples/fashion-mnist/val/ankle-boot/ankle-boot-00.png examples/fashion-mnist/val/bag/bag-00.png \
+              examples/fashion-mnist/val/dress/dress-00.png examples/fashion-mnist/val/sneaker/sneaker-00.png \
+              examples/fashion-mnist/val/trouser/trouser-00.png
+demo: release
+	.build/release/ttl finetune --data examples/fashion-mnist --epochs 15 --output fashion-demo
+	.build/release/ttl predict fashion-demo $(DEMO_IMAGES) --top 2
 
 # Regenerates the PyTorch kernel fixtures (needs torch==2.13.0 and numpy==2.4.6; CI never runs this).
 fixtures:

@@ -88,7 +88,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TTLTests",
-            dependencies: ["TTL", "_TestSupport"]
+            dependencies: ["TTL", "_TestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TTLONNXTests",

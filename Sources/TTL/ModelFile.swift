@@ -108,12 +108,17 @@ public struct ModelStore {
     /// Reads `url`, checks it, and stores it under `name`. A self-contained ONNX file is stored
     /// byte for byte; one with external data is stored as a self-contained file written by ttl.
     /// The store is unchanged if anything fails.
+    /// With `arch`, `url` is a folder of `.npy` weights for that built-in architecture; `edit`
+    /// may change the model (its metadata) before it is stored.
     @discardableResult
-    public func importFile(_ url: URL, as name: String, replacing: Bool = false) throws -> Model {
+    public func importFile(_ url: URL, as name: String, replacing: Bool = false, arch: String? = nil,
+                           edit: (inout Model) throws -> Void = { _ in }) throws -> Model {
         guard Self.isValidName(name) else { throw TTLError.invalidName(name) }
         if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
-        let model = try ModelFile.load(url)
-        if url.pathExtension.lowercased() == "onnx" && model.metadata["onnx.external_data"] == nil {
+        var model = try arch.map { try Architectures.load($0, weights: url) } ?? ModelFile.load(url)
+        let before = model.metadata
+        try edit(&model)
+        if arch == nil && model.metadata == before && url.pathExtension.lowercased() == "onnx" && model.metadata["onnx.external_data"] == nil {
             // Copied to a temporary name in the store, then renamed: never a half-written model.
             let temporary = modelsFolder.appendingPathComponent(".\(name).\(ProcessInfo.processInfo.processIdentifier).tmp")
             do {

@@ -37,20 +37,42 @@ extension TTLCommand {
             discussion: """
                 Example:
                   ttl import resnet18.onnx
-                  ttl import ~/Downloads/model.onnx --name birds-backbone
+                  ttl import ~/Downloads/model.onnx --name birds-backbone --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
+                  ttl import weights/ --arch resnet18     (a folder of .npy files named by parameter path)
                 """)
 
-        @Argument(help: "The model file (.onnx; external data is read from beside it).") var file: String
+        @Argument(help: "The model file (.onnx; external data is read from beside it), or with --arch a folder of .npy weights.") var file: String
         @Option(help: "The name to store it under (default: the file name without extension).") var name: String?
+        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))).") var arch: String?
+        @Option(help: "A JSON file with the class labels, in output order.") var labels: String?
         @Flag(help: "Replace a stored model of the same name.") var force = false
+        @OptionGroup var preprocessing: PreprocessingOptions
 
         func run() throws {
             let url = URL(fileURLWithPath: file)
             let name = self.name ?? url.deletingPathExtension().lastPathComponent
-            let model = try ModelStore().importFile(url, as: name, replacing: force)
+            var notice: String? = nil
+            let model = try ModelStore().importFile(url, as: name, replacing: force, arch: arch) { m in
+                let (p, n) = try preprocessing.apply(to: m)
+                if preprocessing.mean != nil || preprocessing.std != nil || preprocessing.resize != nil || preprocessing.size != nil {
+                    m.metadata["preprocessing"] = p.json
+                } else {
+                    notice = n
+                }
+                if let labels {
+                    guard let data = FileManager.default.contents(atPath: labels),
+                          let list = try? JSONDecoder().decode([String].self, from: data) else {
+                        throw TTLError.io(file: labels, message: "not a JSON array of strings")
+                    }
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.withoutEscapingSlashes]
+                    m.metadata["labels"] = String(decoding: try encoder.encode(list), as: UTF8.self)
+                }
+            }
             let description = try ModelDescription(model)
             print("imported \(url.lastPathComponent) as '\(name)'")
             print(description.render())
+            if let notice { FileHandle.standardError.write(Data("ttl: note: \(notice)\n".utf8)) }
         }
     }
 

@@ -39,13 +39,13 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         self = p
     }
 
-    /// The size a decoded image must keep (for reduced-scale JPEG decoding): the shorter side
-    /// at least the resize target.
+    /// The size a decoded image must keep (for reduced-scale JPEG decoding): twice the size it
+    /// is resized to, so that the antialiased resize still averages over several source pixels
+    /// and the result stays within a level or two of resizing the full image.
     public func minimumDecodeSize(width: Int, height: Int) -> (width: Int, height: Int) {
-        let target = resize == .crop ? resizeTarget : size
-        if resize == .squash { return (size, size) }
+        if resize == .squash { return (2 * size, 2 * size) }
         let short = min(width, height)
-        return (max(1, target * width / short), max(1, target * height / short))
+        return (max(1, 2 * resizeTarget * width / short), max(1, 2 * resizeTarget * height / short))
     }
 
     var resizeTarget: Int { Int((Double(size) * 256 / 224).rounded()) }
@@ -78,40 +78,66 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
 }
 
-/// Separable bilinear resampling with antialiasing (the triangle filter widened by the
-/// downscale factor, as PIL's `Image.resize(BILINEAR)` does), in float.
+/// Separable bilinear resampling with antialiasing, exactly as PIL's `Image.resize(BILINEAR)`
+/// on 8-bit images (which torchvision's and Keras's image pipelines call): the triangle filter
+/// widened by the downscale factor, coefficients in 22-bit fixed point, a rounded 8-bit image
+/// between the horizontal and the vertical pass. Bit-exact results keep ttl's predictions equal
+/// to the reference frameworks' on the same files.
 enum Resampler {
-    /// Output `height · width · 3` floats on the 0–255 scale.
+    static let precisionBits = 32 - 8 - 2
+
+    /// Output `height · width · 3` values on the 0–255 scale.
     static func resize(_ image: RGBImage, width outW: Int, height outH: Int) -> [Float] {
         let (w, h) = (image.width, image.height)
-        let horizontal = weights(from: w, to: outW), vertical = weights(from: h, to: outH)
-        // Horizontal pass: h × outW × 3.
-        var mid = [Float](repeating: 0, count: h * outW * 3)
-        image.pixels.withUnsafeBufferPointer { src in
-            mid.withUnsafeMutableBufferPointer { dst in
-                parallelFor(h, costPerItem: outW * 8) { y in
-                    for x in 0 ..< outW {
-                        let (start, ws) = horizontal[x]
-                        var r: Float = 0, g: Float = 0, b: Float = 0
-                        for (k, wt) in ws.enumerated() {
-                            let p = (y * w + start + k) * 3
-                            r += wt * Float(src[p]); g += wt * Float(src[p + 1]); b += wt * Float(src[p + 2])
-                        }
-                        let o = (y * outW + x) * 3
-                        dst[o] = r; dst[o + 1] = g; dst[o + 2] = b
-                    }
-                }
-            }
+        var pixels = image.pixels
+        var (cw, ch) = (w, h)
+        // Horizontal pass first, as Pillow's ImagingResampleInner does. (Pillow 13 was seen to run
+        // the vertical pass first for some shapes, which moves a few pixels by one level.)
+        if outW != cw {
+            pixels = pass(pixels, count: ch, from: cw, to: outW, horizontal: true)
+            cw = outW
         }
-        var out = [Float](repeating: 0, count: outH * outW * 3)
-        mid.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                parallelFor(outH, costPerItem: outW * 8) { y in
-                    let (start, ws) = vertical[y]
-                    for x in 0 ..< outW * 3 {
-                        var acc: Float = 0
-                        for (k, wt) in ws.enumerated() { acc += wt * src[(start + k) * outW * 3 + x] }
-                        dst[y * outW * 3 + x] = acc
+        if outH != ch {
+            pixels = pass(pixels, count: cw, from: ch, to: outH, horizontal: false)
+            ch = outH
+        }
+        precondition(cw == outW && ch == outH)
+        return pixels.map(Float.init)
+    }
+
+    /// One separable pass over `count` lines of RGB pixels.
+    static func pass(_ src: [UInt8], count: Int, from n: Int, to m: Int, horizontal: Bool) -> [UInt8] {
+        let coefficients = weights(from: n, to: m)
+        let (outWidth, outHeight) = horizontal ? (m, count) : (count, m)
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        let half = Int64(1) << (precisionBits - 1)
+        src.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { d in
+                parallelFor(horizontal ? count : m, costPerItem: (horizontal ? m : count) * 8) { job in
+                    if horizontal {
+                        let y = job
+                        for x in 0 ..< m {
+                            let (start, ks) = coefficients[x]
+                            var acc = (half, half, half)
+                            for (k, c) in ks.enumerated() {
+                                let p = (y * n + start + k) * 3
+                                acc.0 += Int64(s[p]) * c; acc.1 += Int64(s[p + 1]) * c; acc.2 += Int64(s[p + 2]) * c
+                            }
+                            let o = (y * m + x) * 3
+                            d[o] = clip8(acc.0); d[o + 1] = clip8(acc.1); d[o + 2] = clip8(acc.2)
+                        }
+                    } else {
+                        let y = job
+                        let (start, ks) = coefficients[y]
+                        for x in 0 ..< count {
+                            var acc = (half, half, half)
+                            for (k, c) in ks.enumerated() {
+                                let p = ((start + k) * count + x) * 3
+                                acc.0 += Int64(s[p]) * c; acc.1 += Int64(s[p + 1]) * c; acc.2 += Int64(s[p + 2]) * c
+                            }
+                            let o = (y * count + x) * 3
+                            d[o] = clip8(acc.0); d[o + 1] = clip8(acc.1); d[o + 2] = clip8(acc.2)
+                        }
                     }
                 }
             }
@@ -119,8 +145,13 @@ enum Resampler {
         return out
     }
 
-    /// For each output index: the first input index and the normalised filter weights.
-    static func weights(from n: Int, to m: Int) -> [(Int, [Float])] {
+    static func clip8(_ v: Int64) -> UInt8 {
+        let shifted = v >> Int64(precisionBits)
+        return shifted < 0 ? 0 : shifted > 255 ? 255 : UInt8(shifted)
+    }
+
+    /// For each output index: the first input index and the fixed-point filter weights.
+    static func weights(from n: Int, to m: Int) -> [(Int, [Int64])] {
         let scale = Double(n) / Double(m)
         let filterScale = max(scale, 1)
         let support = filterScale  // bilinear: support 1, widened when shrinking
@@ -129,8 +160,9 @@ enum Resampler {
             let lo = max(Int(center - support + 0.5), 0), hi = min(Int(center + support + 0.5), n)
             var ws = (lo ..< hi).map { j -> Double in max(0, 1 - abs((Double(j) - center + 0.5) / filterScale)) }
             let total = ws.reduce(0, +)
-            if total > 0 { ws = ws.map { $0 / total } }
-            return (lo, ws.map(Float.init))
+            if total != 0 { ws = ws.map { $0 / total } }
+            let one = Double(Int64(1) << precisionBits)
+            return (lo, ws.map { $0 < 0 ? Int64(-0.5 + $0 * one) : Int64(0.5 + $0 * one) })
         }
     }
 }

@@ -81,7 +81,9 @@ public enum FineTuner {
         } else {
             result = try fitEndToEnd(model, head: head, data: data, preprocessing: preprocessing, options: options, progress: progress)
         }
-        let labels = (try? JSONEncoder().encode(data.classes)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let labels = (try? encoder.encode(data.classes)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         result.model.metadata["labels"] = labels
         result.model.metadata["preprocessing"] = preprocessing.json
         return result
