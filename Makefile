@@ -35,9 +35,15 @@ demo: release
 	.build/release/ttl finetune --data examples/fashion-mnist --epochs 15 --output fashion-demo
 	.build/release/ttl predict fashion-demo $(DEMO_IMAGES) --top 2
 
-# Regenerates the PyTorch kernel fixtures (needs torch==2.13.0 and numpy==2.4.6; CI never runs this).
+# Regenerates the test fixtures from the reference frameworks (versions pinned in each script's
+# header; CI never runs this). make_default_model.py also rewrites weights/ and needs a release build.
 fixtures:
 	python3 scripts/make_fixtures.py
+	python3 scripts/make_runtime_fixtures.py
+	KERAS_BACKEND=torch python3 scripts/make_architecture_fixtures.py
+	python3 scripts/make_onnx_fixtures.py
+	python3 scripts/make_image_fixtures.py
+	python3 scripts/make_optimizer_fixtures.py
 
 clean:
 	rm -rf .build
