@@ -146,10 +146,21 @@ public enum FineTuner {
                 keys.append(h.hex)
                 if let cached = cache.load(key, h.hex, count: f) { out.replaceSubrange(i * f ..< (i + 1) * f, with: cached) } else { missing.append(i) }
             }
-            var start = 0
-            while start < missing.count {
-                let chunk = Array(missing[start ..< min(start + 32, missing.count)])
-                let x = try load(ArraySlice(chunk.map { samples[$0] }), preprocessing)
+            // Chunks of 32 images: while the backbone runs on one, the next is decoded.
+            let chunks = stride(from: 0, to: missing.count, by: 32).map { Array(missing[$0 ..< min($0 + 32, missing.count)]) }
+            func decode(_ k: Int) -> Result<Tensor, Error> {
+                Result { try load(ArraySlice(chunks[k].map { samples[$0] }), preprocessing) }
+            }
+            var next: Result<Tensor, Error>? = chunks.isEmpty ? nil : decode(0)
+            for (k, chunk) in chunks.enumerated() {
+                let x = try next!.get()
+                let group = DispatchGroup()
+                let box = ResultBox()
+                if k + 1 < chunks.count {
+                    let work = UncheckedWork { decode(k + 1) }
+                    DispatchQueue.global().async(group: group) { box.value = work.run() }
+                }
+                defer { group.wait(); next = box.value }
                 let y: Tensor
                 do { y = try extractor.run([extractor.inputs[0].name: x])[head.features]! } catch { throw FineTuneError.model("\(error)") }
                 let values = y.scalars
@@ -158,7 +169,6 @@ public enum FineTuner {
                     out.replaceSubrange(i * f ..< (i + 1) * f, with: row)
                     cache.store(key, keys[i], row)
                 }
-                start += chunk.count
             }
             return out
         }
@@ -316,6 +326,17 @@ public enum FineTuner {
         model.parameters = best.params
         return FineTuneResult(model: model, history: history, bestEpoch: best.epoch, stoppedEarly: stopped)
     }
+}
+
+/// The next chunk's decoded images, handed from the decoding thread to the training loop
+/// (the `DispatchGroup` wait orders the write before the read).
+final class ResultBox: @unchecked Sendable {
+    var value: Result<Tensor, Error>?
+}
+
+/// A closure sent to one other thread, which alone runs it.
+struct UncheckedWork<T>: @unchecked Sendable {
+    let run: () -> T
 }
 
 /// Training-time image augmentation (torchvision RandomResizedCrop's defaults and a horizontal flip).
