@@ -145,6 +145,7 @@ extension Model {
         tape.targets = gradientInputs
         var updates: [String: Tensor] = [:]
         let fusions = self.fusions(order: order, keep: keep)
+        let addFusions = self.addActivationFusions(order: order, keep: keep)
         var fusedAway = Set<Int>()
         for (position, i) in order.enumerated() {
             if fusedAway.contains(i) { continue }
@@ -160,6 +161,15 @@ extension Model {
                 fusedAway.insert(f.batchNorm)
                 if let k = f.activation { fusedAway.insert(k) }
                 if lastUse[names[0]] == position && !keep.contains(names[0]) { values.removeValue(forKey: names[0]) }
+                continue
+            }
+            if let f = addFusions[i], names.count == 2, !keepTape || !names.contains(where: { requiresGradient.contains($0) || isTrainable($0) }),
+               let a = values[names[0]] ?? parameters[names[0]]?.tensor, let b = values[names[1]] ?? parameters[names[1]]?.tensor {
+                let started = Profiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
+                values[f.output] = runFused(f, a, b)
+                if Profiler.isEnabled { Profiler.record("Add+activation (fused)", DispatchTime.now().uptimeNanoseconds - started) }
+                fusedAway.insert(f.activation)
+                for v in Set(names) where lastUse[v] == position && !keep.contains(v) { values.removeValue(forKey: v) }
                 continue
             }
             var args: [Tensor] = []

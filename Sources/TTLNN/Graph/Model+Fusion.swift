@@ -12,7 +12,42 @@ struct ConvolutionFusion {
     var output: String
 }
 
+/// Inference-time fusion of an Add with the ReLU or clip that alone reads it (the end of every
+/// residual block): one pass writes `clamp(a + b)`.
+struct AddActivationFusion {
+    var add: Int
+    var activation: Int
+    var output: String
+    var low: Float, high: Float
+}
+
 extension Model {
+    /// The fusable Add → Relu/Clip pairs among `order`, keyed by the Add's index.
+    func addActivationFusions(order: [Int], keep: Set<String>) -> [Int: AddActivationFusion] {
+        var consumers: [String: [Int]] = [:]
+        for i in order { for v in nodes[i].inputs { consumers[v, default: []].append(i) } }
+        var result: [Int: AddActivationFusion] = [:]
+        for i in order {
+            guard let b = nodes[i].operation as? BinaryOp, b.op == .add, !keep.contains(nodes[i].outputs[0]),
+                  let c = consumers[nodes[i].outputs[0]], c.count == 1, let act = nodes[c[0]].operation as? ActivationOp else { continue }
+            switch act.function {
+            case .relu: result[i] = AddActivationFusion(add: i, activation: c[0], output: nodes[c[0]].outputs[0], low: 0, high: .infinity)
+            case let .clip(lo, hi): result[i] = AddActivationFusion(add: i, activation: c[0], output: nodes[c[0]].outputs[0], low: lo, high: hi)
+            default: break
+            }
+        }
+        return result
+    }
+
+    /// `clamp(a + b, low, high)` in one pass when the shapes agree, else add then clamp in place.
+    func runFused(_ f: AddActivationFusion, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let (lo, hi) = (f.low, f.high)
+        if a.shape == b.shape { return a.zipMap(b) { min(max($0 + $1, lo), hi) } }
+        var y = Binary.forward(.add, a, b)
+        y.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = min(max(p[i], lo), hi) } }
+        return y
+    }
+
     /// The fusable Conv → BatchNorm (→ Relu/Clip) chains among `order`, keyed by the conv's index.
     func fusions(order: [Int], keep: Set<String>) -> [Int: ConvolutionFusion] {
         var consumers: [String: [Int]] = [:]
