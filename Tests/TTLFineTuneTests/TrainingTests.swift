@@ -137,6 +137,13 @@ final class FineTuneTests: XCTestCase {
         XCTAssertEqual(again.computed, 0)
         XCTAssertEqual(again.found, 24)
         XCTAssertEqual(second.history.map(\.trainLoss), result.history.map(\.trainLoss), "seeded and reproducible")
+        // Bounded: a cache over its limit drops other backbones' features, never the current one's.
+        try FileManager.default.createDirectory(at: cacheFolder.appendingPathComponent("old"), withIntermediateDirectories: true)
+        try Data(count: 10_000).write(to: cacheFolder.appendingPathComponent("old/x.f32"))
+        let bounded = FeatureCache(folder: cacheFolder, limitBytes: 5_000)
+        let current = try FileManager.default.contentsOfDirectory(atPath: cacheFolder.path).first { $0 != "old" }!
+        bounded.enforceLimit(keeping: current)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cacheFolder.path), [current])
     }
 
     func testUnfrozenStageAndAugmentation() throws {

@@ -25,8 +25,34 @@ public final class FeatureCache: @unchecked Sendable {
     public private(set) var found = 0
     private let lock = NSLock()
 
+    /// Bytes the cache may hold; past it, the least recently written backbones' features go
+    /// first. Default 4 GB, or `$TTL_CACHE_LIMIT_MB`.
+    public let limitBytes: Int
+
     /// `folder` nil keeps nothing on disk.
-    public init(folder: URL?) { self.folder = folder }
+    public init(folder: URL?, limitBytes: Int? = nil) {
+        self.folder = folder
+        let env = ProcessInfo.processInfo.environment["TTL_CACHE_LIMIT_MB"].flatMap { Int($0) }.map { $0 << 20 }
+        self.limitBytes = limitBytes ?? env ?? (4 << 30)
+    }
+
+    /// Removes whole backbone folders, oldest first, until the cache fits its limit (the
+    /// folder of `keeping` stays).
+    public func enforceLimit(keeping: String? = nil) {
+        guard let folder, var total = Optional(size()), total > limitBytes else { return }
+        let fm = FileManager.default
+        let entries = ((try? fm.contentsOfDirectory(at: folder, includingPropertiesForKeys: [.contentModificationDateKey])) ?? [])
+            .filter { $0.lastPathComponent != keeping }
+            .sorted { a, b in
+                let da = (try? a.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+                let db = (try? b.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+                return da < db
+            }
+        for entry in entries where total > limitBytes {
+            let bytes = FeatureCache(folder: entry).size()
+            if (try? fm.removeItem(at: entry)) != nil { total -= bytes }
+        }
+    }
 
     /// A key for a backbone and preprocessing: their weights, structure and settings hashed.
     public static func key(backbone: Model, preprocessing: Preprocessing) -> String {

@@ -174,6 +174,7 @@ public enum FineTuner {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let trainX = try features(data.train), valX = try features(data.validation)
+        cache.enforceLimit(keeping: key)
         let extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let trainY = data.train.map(\.label), valY = data.validation.map(\.label)
 
