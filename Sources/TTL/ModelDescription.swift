@@ -61,7 +61,7 @@ public struct ModelDescription {
     public func render() -> String {
         var lines: [String] = []
         if let family { lines.append("architecture: \(family)") }
-        lines.append("parameters:   \(Self.grouped(parameters))" + (trainableParameters != parameters ? " (\(Self.grouped(trainableParameters)) trainable)" : ""))
+        lines.append("parameters:   \(grouped(parameters))" + (trainableParameters != parameters ? " (\(grouped(trainableParameters)) trainable)" : ""))
         lines.append(flopsPerImage >= 100_000_000 ? String(format: "FLOPs/image:  %.2f G", Double(flopsPerImage) / 1e9)
                                                   : String(format: "FLOPs/image:  %.2f M", Double(flopsPerImage) / 1e6))
         for i in inputs {
@@ -75,15 +75,5 @@ public struct ModelDescription {
             lines.append("head:         none found (the output does not come from a Linear/Gemm)")
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func grouped(_ n: Int) -> String {
-        let s = String(n)
-        var out = ""
-        for (i, c) in s.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return String(out.reversed())
     }
 }

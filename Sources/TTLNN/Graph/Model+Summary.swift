@@ -37,7 +37,8 @@ public struct ModelSummary: Sendable {
     }
 }
 
-func grouped(_ n: Int) -> String {
+/// `1234567` → `"1,234,567"`.
+public func grouped(_ n: Int) -> String {
     let s = String(n)
     var out = ""
     for (i, c) in s.reversed().enumerated() {
