@@ -218,7 +218,8 @@ struct PreprocessingOptions: ParsableArguments {
     func apply(to model: Model) throws -> (Preprocessing, notice: String?) {
         var (p, notice): (Preprocessing, String?) = (Classifier.preprocessing(of: model), nil)
         if model.metadata["preprocessing"] == nil && (mean == nil || std == nil || resize == nil) {
-            notice = "the model carries no preprocessing: using ImageNet's mean and std with center crop (set --mean, --std, --resize to change)"
+            let defaults = [mean == nil ? "ImageNet's mean" : nil, std == nil ? "ImageNet's std" : nil, resize == nil ? "center crop" : nil].compactMap { $0 }
+            notice = "the model carries no preprocessing: using \(defaults.joined(separator: ", ")) (set --mean, --std, --resize to change)"
         }
         func triple(_ s: String, _ name: String) throws -> [Float] {
             let v = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
@@ -310,7 +311,19 @@ extension TTLCommand {
             let cache = FeatureCache(folder: store.root.appendingPathComponent("cache/features"))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache) { r in
+            // On a terminal, a progress bar while images go through the backbone; plain lines otherwise.
+            let terminal = isatty(1) == 1 && !json
+            let started = Date()
+            let bar: (Int, Int) -> Void = { done, total in
+                guard terminal, total > 0 else { return }
+                let elapsed = Date().timeIntervalSince(started), rate = Double(done) / max(elapsed, 1e-6)
+                let eta = Int(Double(total - done) / max(rate, 1e-6))
+                let filled = 30 * done / total
+                print(String(format: "\r[%@%@] %d/%d images  %.1f images/s  ETA %d:%02d ", String(repeating: "=", count: filled),
+                             String(repeating: " ", count: 30 - filled), done, total, rate, eta / 60, eta % 60), terminator: done == total ? "\n" : "")
+                fflush(nil)
+            }
+            let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache, progress: { r in
                 if json {
                     print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
                 } else {
@@ -320,7 +333,7 @@ extension TTLCommand {
                     print(line)
                 }
                 fflush(nil)
-            }
+            }, imagesDone: bar)
             if let why = result.stoppedEarly { FileHandle.standardError.write(Data("ttl: stopped: \(why)\n".utf8)) }
             let destination = output ?? "\(backboneName)-finetuned"
             var model = result.model

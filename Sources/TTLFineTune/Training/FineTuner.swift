@@ -64,8 +64,12 @@ public enum FineTuneError: Error, CustomStringConvertible {
 
 public enum FineTuner {
     /// Fits a new head (and any unfrozen stages) to `data`.
+    /// - Parameters:
+    ///   - progress: called after every epoch
+    ///   - imagesDone: called as images go through the backbone (done, total), for progress bars
     public static func fit(_ backbone: Model, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
-                           cache: FeatureCache = FeatureCache(folder: nil), progress: (EpochReport) -> Void = { _ in }) throws -> FineTuneResult {
+                           cache: FeatureCache = FeatureCache(folder: nil), progress: (EpochReport) -> Void = { _ in },
+                           imagesDone: (Int, Int) -> Void = { _, _ in }) throws -> FineTuneResult {
         var model = backbone
         let head: Head
         do { head = try model.replaceHead(classes: data.classes.count, seed: options.seed) } catch { throw FineTuneError.model("\(error)") }
@@ -77,7 +81,8 @@ public enum FineTuner {
         if let b = head.bias { model.unfreeze(prefix: b) }
         var result: FineTuneResult
         if options.unfreezeFrom == nil && !options.augment {
-            result = try fitHeadOnFeatures(model, head: head, data: data, preprocessing: preprocessing, options: options, cache: cache, progress: progress)
+            result = try fitHeadOnFeatures(model, head: head, data: data, preprocessing: preprocessing, options: options, cache: cache,
+                                           imagesDone: imagesDone, progress: progress)
         } else {
             result = try fitEndToEnd(model, head: head, data: data, preprocessing: preprocessing, options: options, progress: progress)
         }
@@ -131,11 +136,13 @@ public enum FineTuner {
     // MARK: Frozen backbone: cached features, head only
 
     static func fitHeadOnFeatures(_ model: Model, head: Head, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
-                                  cache: FeatureCache, progress: (EpochReport) -> Void) throws -> FineTuneResult {
+                                  cache: FeatureCache, imagesDone: (Int, Int) -> Void, progress: (EpochReport) -> Void) throws -> FineTuneResult {
         let extractor: Model
         do { extractor = try model.cut(at: head.features) } catch { throw FineTuneError.model("\(error)") }
         let key = FeatureCache.key(backbone: extractor, preprocessing: preprocessing)
         let f = head.inFeatures
+        let totalImages = data.train.count + data.validation.count
+        var doneImages = 0
         func features(_ samples: [Sample]) throws -> [Float] {
             var out = [Float](repeating: 0, count: samples.count * f)
             var missing: [Int] = []
@@ -169,7 +176,10 @@ public enum FineTuner {
                     out.replaceSubrange(i * f ..< (i + 1) * f, with: row)
                     cache.store(key, keys[i], row)
                 }
+                doneImages += chunk.count
+                imagesDone(doneImages, totalImages)
             }
+            doneImages += samples.count - missing.count
             return out
         }
         let started = DispatchTime.now().uptimeNanoseconds
