@@ -20,13 +20,7 @@ extension ONNXConstant {
         var index = [Int](repeating: 0, count: shape.rank)
         for _ in 0 ..< shape.count {
             body(index)
-            var axis = shape.rank - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < shape[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+            advance(&index, in: shape.dimensions)
         }
     }
 

@@ -56,13 +56,7 @@ public enum Broadcast {
             var offA = 0, offB = 0
             for axis in 0 ..< dims.count - 1 { offA += index[axis] * st[0][axis]; offB += index[axis] * st[1][axis] }
             body(run * inner, offA, offB, inner, st[0][dims.count - 1], st[1][dims.count - 1])
-            var axis = dims.count - 2
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < dims[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+            advance(&index, in: dims, axes: dims.count - 1)
         }
     }
 

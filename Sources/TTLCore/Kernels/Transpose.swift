@@ -23,13 +23,7 @@ public enum Transpose {
                     for axis in 0 ..< dims.count - 1 { src += index[axis] * srcStrides[axis] }
                     let dst = run * inner
                     for i in 0 ..< inner { y[dst + i] = x[src + i * innerStride] }
-                    var axis = dims.count - 2
-                    while axis >= 0 {
-                        index[axis] += 1
-                        if index[axis] < dims[axis] { break }
-                        index[axis] = 0
-                        axis -= 1
-                    }
+                    advance(&index, in: dims, axes: dims.count - 1)
                 }
             }
         }

@@ -183,13 +183,7 @@ public enum NPY {
             var from = 0
             for axis in 0 ..< dims.count { from += index[axis] * fStrides[axis] }
             for b in 0 ..< elementSize { dst[i * elementSize + b] = src[from * elementSize + b] }
-            var axis = dims.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < dims[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+            advance(&index, in: dims)
         }
         return dst
     }

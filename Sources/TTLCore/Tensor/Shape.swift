@@ -51,6 +51,19 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
     public var description: String { "[" + dimensions.map(String.init).joined(separator: ", ") + "]" }
 }
 
+/// Steps a row-major multi-index to the next element of `dimensions`, the last of the first
+/// `axes` axes (default: all) fastest; wraps to all zeros after the last element.
+@inlinable
+public func advance(_ index: inout [Int], in dimensions: [Int], axes: Int? = nil) {
+    var axis = (axes ?? dimensions.count) - 1
+    while axis >= 0 {
+        index[axis] += 1
+        if index[axis] < dimensions[axis] { return }
+        index[axis] = 0
+        axis -= 1
+    }
+}
+
 /// A shape from outside that cannot be allowed.
 public enum ShapeError: Error, Equatable, CustomStringConvertible {
     case negativeDimension(axis: Int, value: Int)
