@@ -293,6 +293,13 @@ extension TTLCommand {
                 backbone = try ModelFile.load(url)
                 backboneName = "efficientnet-lite0"
             }
+            let destination = output ?? "\(backboneName)-finetuned"
+            // A path or a model-file extension means a file; anything else is a store name.
+            let toFile = destination.contains("/") || [".onnx", ".h5", ".keras"].contains { destination.lowercased().hasSuffix($0) }
+            if toFile && !destination.lowercased().hasSuffix(".onnx") {
+                throw TTLError.unsupportedFormat(file: destination, reason: "fine-tuned models are written as .onnx or to the store (a name without extension); .h5 export is not supported yet")
+            }
+            if !toFile && !ModelStore.isValidName(destination) { throw TTLError.invalidName(destination) }
             let (p, notice) = try preprocessing.apply(to: backbone)
             if let notice { FileHandle.standardError.write(Data("ttl: note: \(notice)\n".utf8)) }
             let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: valSplit, seed: seed, strict: strict)
@@ -335,10 +342,9 @@ extension TTLCommand {
                 fflush(nil)
             }, imagesDone: bar)
             if let why = result.stoppedEarly { FileHandle.standardError.write(Data("ttl: stopped: \(why)\n".utf8)) }
-            let destination = output ?? "\(backboneName)-finetuned"
             var model = result.model
             model.metadata["architecture.base"] = backboneName
-            if destination.lowercased().hasSuffix(".onnx") || destination.lowercased().hasSuffix(".h5") || destination.contains("/") {
+            if toFile {
                 try ModelFile.save(model, to: URL(fileURLWithPath: destination))
             } else {
                 try store.save(model, as: destination, replacing: true)

@@ -133,6 +133,12 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(back.metadata["labels"], "[\"blue\",\"green\",\"red\"]")
         XCTAssertEqual(back.metadata["preprocessing"], "{\"mean\":[0.485,0.456,0.406],\"resize\":\"squash\",\"size\":32,\"std\":[0.229,0.224,0.225]}")
 
+        // An output ttl cannot write is refused before any training.
+        let h5 = try ttl("finetune", "--data", data, "--model", model, "--output", home.appendingPathComponent("m.h5").path)
+        XCTAssertEqual(h5.status, 1)
+        XCTAssertFalse(h5.out.contains("epoch"), h5.out)
+        XCTAssertTrue(h5.err.contains(".h5 export is not supported yet"), h5.err)
+
         let bad = try ttl("finetune", "--data", home.appendingPathComponent("nowhere").path, "--model", model)
         XCTAssertEqual(bad.status, 1)
         XCTAssertEqual(bad.err.split(separator: "\n").last, "ttl: \(home.appendingPathComponent("nowhere").path): not a folder of class folders")

@@ -153,27 +153,20 @@ public enum ImageDecoder {
             // alpha in 16-bit output, so 16-bit images with transparency keep premultiplied colours.
             let sixteen = image.format & ttl_png_format_flag_linear != 0
             image.format = ttl_png_format_rgba | (sixteen ? ttl_png_format_flag_linear : 0)
-            var rgb = [UInt8](repeating: 0, count: w * h * 3)
-            if sixteen {
-                var rgba = [UInt16](repeating: 0, count: w * h * 4)
+            /// Reads RGBA of `T` (UInt8 or UInt16) and keeps RGB, each value through `to8`.
+            func finish<T: FixedWidthInteger>(_: T.Type, _ to8: (T) -> UInt8) -> Result<RGBImage, ImageError> {
+                var rgba = [T](repeating: 0, count: w * h * 4)
                 let finished = rgba.withUnsafeMutableBytes { out in png_image_finish_read(&image, nil, out.baseAddress, 0, nil) }
                 guard finished != 0 else {
                     let m = message()
                     png_image_free(&image)
                     return .failure(ImageError(file: file, .corrupt(m)))
                 }
-                for i in 0 ..< w * h { for c in 0 ..< 3 { rgb[3 * i + c] = UInt8((UInt32(rgba[4 * i + c]) + 128) / 257) } }
-            } else {
-                var rgba = [UInt8](repeating: 0, count: w * h * 4)
-                let finished = rgba.withUnsafeMutableBytes { out in png_image_finish_read(&image, nil, out.baseAddress, 0, nil) }
-                guard finished != 0 else {
-                    let m = message()
-                    png_image_free(&image)
-                    return .failure(ImageError(file: file, .corrupt(m)))
-                }
-                for i in 0 ..< w * h { for c in 0 ..< 3 { rgb[3 * i + c] = rgba[4 * i + c] } }
+                var rgb = [UInt8](repeating: 0, count: w * h * 3)
+                for i in 0 ..< w * h { for c in 0 ..< 3 { rgb[3 * i + c] = to8(rgba[4 * i + c]) } }
+                return .success(RGBImage(width: w, height: h, pixels: rgb))
             }
-            return .success(RGBImage(width: w, height: h, pixels: rgb))
+            return sixteen ? finish(UInt16.self) { UInt8((UInt32($0) + 128) / 257) } : finish(UInt8.self) { $0 }
         }
         return try result.get()
     }

@@ -236,7 +236,6 @@ public enum FineTuner {
             }
             if bad || !params.entriesInOrder.allSatisfy({ $0.entry.tensor.scalars.allSatisfy(\.isFinite) }) {
                 stopped = "the loss became NaN or infinite in epoch \(epoch); kept the weights of epoch \(best.epoch == 0 ? epoch - 1 : best.epoch) (try a lower --lr)"
-                if best.epoch == 0 { best.params = history.isEmpty ? best.params : best.params }
                 break
             }
             let val = evaluate(valX, valY, params)
