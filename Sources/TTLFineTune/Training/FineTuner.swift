@@ -70,7 +70,9 @@ public enum FineTuner {
     public static func fit(_ backbone: Model, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
                            cache: FeatureCache = FeatureCache(folder: nil), progress: (EpochReport) -> Void = { _ in },
                            imagesDone: (Int, Int) -> Void = { _, _ in }) throws -> FineTuneResult {
-        var model = backbone
+        // Images are decoded NCHW; a channels-last (Keras) model trains without its input
+        // transpose and gets it back at the end.
+        var model = backbone.removingNHWCAdapter()
         let head: Head
         do { head = try model.replaceHead(classes: data.classes.count, seed: options.seed) } catch { throw FineTuneError.model("\(error)") }
         model.freeze()
@@ -91,6 +93,7 @@ public enum FineTuner {
         let labels = (try? encoder.encode(data.classes)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         result.model.metadata["labels"] = labels
         result.model.metadata["preprocessing"] = preprocessing.json
+        if let adapter = backbone.nhwcAdapterName { result.model = result.model.addingNHWCAdapter(named: adapter) }
         return result
     }
 
