@@ -12,6 +12,9 @@ import TTLNN
 
 /// Writes Keras HDF5 files.
 public enum KerasExporter {
+    /// The root attribute holding the model's metadata (`labels`, `preprocessing`, …) as a JSON object.
+    public static let metadataAttribute = "ttl_metadata"
+
     /// Writes `model` to `url` (`.h5`) through a temporary file renamed into place.
     public static func write(_ model: Model, to url: URL) throws {
         var writer = try KerasLayerWriter(model)
@@ -25,6 +28,9 @@ public enum KerasExporter {
                 try root.write(strings: [json], as: "model_config", scalar: true)
                 try root.write(strings: ["ttl"], as: "keras_version", scalar: true)
                 try root.write(strings: ["tensorflow"], as: "backend", scalar: true)
+                // ttl's facts (labels, preprocessing), which Keras ignores and ttl reads back.
+                let facts = try JSONSerialization.data(withJSONObject: model.metadata, options: [.sortedKeys])
+                try root.write(strings: [String(decoding: facts, as: UTF8.self)], as: KerasExporter.metadataAttribute, scalar: true)
                 let weights = try root.createGroup("model_weights")
                 try weights.write(strings: layers.map(\.name), as: "layer_names")
                 try weights.write(strings: ["ttl"], as: "keras_version", scalar: true)
@@ -51,13 +57,13 @@ public enum KerasExporter {
         let entries: [[String: Any]] = layers.map { l in
             var config = l.config
             config["name"] = l.name
-            config["trainable"] = true
             config["dtype"] = "float32"
+            if l.className != "InputLayer" { config["trainable"] = true }
             return ["class_name": l.className, "config": config, "name": l.name,
                     "inbound_nodes": l.inbound.isEmpty ? [] : [l.inbound.map { [$0, 0, 0, [String: Any]()] as [Any] }]]
         }
         let inputs = layers.filter { $0.className == "InputLayer" }.map { [$0.name, 0, 0] as [Any] }
-        let outputs = KerasLayerWriter.outputLayers(layers).map { [$0, 0, 0] as [Any] }
+        let outputs = layers.filter { $0.outputIndex != nil }.sorted { $0.outputIndex! < $1.outputIndex! }.map { [$0.name, 0, 0] as [Any] }
         let top: [String: Any] = [
             "class_name": "Functional",
             "config": ["name": model.metadata["keras_model"] ?? "ttl_model", "layers": entries, "input_layers": inputs, "output_layers": outputs],
@@ -76,7 +82,8 @@ struct KerasLayerWriter {
         var config: [String: Any]
         var inbound: [String]
         var weights: [(name: String, tensor: Tensor)] = []
-        var isOutput = false
+        /// Position among the model's outputs, if the layer gives one.
+        var outputIndex: Int?
     }
 
     /// How a Keras tensor holds a ttl value: `.nhwc` is the value transposed to channels-last
@@ -99,8 +106,6 @@ struct KerasLayerWriter {
         shapes = try model.inferShapes(feeds)
         for (i, n) in model.nodes.enumerated() { for v in n.inputs { consumers[v, default: []].append(i) } }
     }
-
-    static func outputLayers(_ layers: [Layer]) -> [String] { layers.filter(\.isOutput).map(\.name) }
 
     func fail(_ n: Node, _ message: String) -> KerasError { .cannotExport(node: n.name, op: n.operation.type, message: message) }
 
@@ -165,12 +170,51 @@ struct KerasLayerWriter {
             let n = model.nodes[i]
             kerasOf[n.outputs[0]] = (try tensor(n.inputs[0], .nhwc, for: n), .same)
         }
-        for o in model.outputs {
+        for (index, o) in model.outputs.enumerated() {
             let l = try tensor(o, .same, for: model.nodes.first { $0.outputs.contains(o) } ?? Node(o, IdentityOp(), inputs: []))
-            guard let k = out.firstIndex(where: { $0.name == l }) else { continue }
-            out[k].isOutput = true
+            guard let k = out.firstIndex(where: { $0.name == l }), out[k].outputIndex == nil else {
+                throw KerasError.cannotExport(node: o, op: "output", message: "the same Keras tensor would be given twice")
+            }
+            out[k].outputIndex = index
         }
-        return out
+        return kerasOrder(out)
+    }
+
+    /// The layers in the order Keras lists a rebuilt Functional model's layers (deepest first,
+    /// ties in the order a depth-first walk from the outputs meets them), which is the order
+    /// its HDF5 loader hands the stored weights out in, position by position.
+    func kerasOrder(_ layers: [Layer]) -> [Layer] {
+        let byName = Dictionary(uniqueKeysWithValues: layers.map { ($0.name, $0) })
+        var discovered: [String: Int] = [:]
+        var postorder: [String] = []
+        var finished = Set<String>()
+        // Depth-first from each output, inputs in argument order (iterative: networks are deep).
+        for output in layers.filter({ $0.outputIndex != nil }).sorted(by: { $0.outputIndex! < $1.outputIndex! }) {
+            var stack: [(name: String, next: Int)] = [(output.name, 0)]
+            while let top = stack.last {
+                if top.next == 0 {
+                    if finished.contains(top.name) { stack.removeLast(); continue }
+                    if discovered[top.name] == nil { discovered[top.name] = discovered.count }
+                }
+                let inbound = byName[top.name]?.inbound ?? []
+                if top.next < inbound.count {
+                    stack[stack.count - 1].next += 1
+                    if !finished.contains(inbound[top.next]) { stack.append((inbound[top.next], 0)) }
+                } else {
+                    stack.removeLast()
+                    if finished.insert(top.name).inserted { postorder.append(top.name) }
+                }
+            }
+        }
+        var depth: [String: Int] = [:]
+        for name in postorder.reversed() {
+            let d = depth[name, default: 0]
+            for source in byName[name]?.inbound ?? [] { depth[source] = max(d + 1, depth[source] ?? 0) }
+        }
+        return postorder.compactMap { byName[$0] }.sorted {
+            let (a, b) = (depth[$0.name] ?? 0, depth[$1.name] ?? 0)
+            return a != b ? a > b : discovered[$0.name]! < discovered[$1.name]!
+        }
     }
 
     /// The only node reading `value`, if exactly one does and `value` is not a graph output.

@@ -65,7 +65,11 @@ public enum KerasImporter {
             } else {
                 throw KerasError.needsArchitecture(file: file, known: architectures)
             }
-            if root.hasAttribute("keras_version"), let v = try? root.string("keras_version") { model.metadata["producer"] = "Keras \(v)" }
+            if root.hasAttribute("keras_version"), let v = try? root.string("keras_version"), v != "ttl" { model.metadata["producer"] = "Keras \(v)" }
+            if root.hasAttribute(KerasExporter.metadataAttribute),
+               let facts = try? JSONSerialization.jsonObject(with: Data(try root.string(KerasExporter.metadataAttribute).utf8)) as? [String: String] {
+                model.metadata.merge(facts) { _, written in written }
+            }
             return model
         }
     }
