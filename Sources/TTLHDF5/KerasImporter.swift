@@ -47,7 +47,7 @@ public enum KerasImporter {
             var model = try KerasGraphBuilder.build(try KerasModelConfig(json: json, file: file + "/config.json"), weights: weights, file: file)
             if let meta = try? zip.member("metadata.json"),
                let m = (try? JSONSerialization.jsonObject(with: meta)) as? [String: Any], let v = m["keras_version"] as? String {
-                model.metadata["producer"] = "Keras \(v)"
+                model.metadata["source.producer"] = "Keras \(v)"
             }
             return model
         }
@@ -65,7 +65,7 @@ public enum KerasImporter {
             } else {
                 throw KerasError.needsArchitecture(file: file, known: architectures)
             }
-            if root.hasAttribute("keras_version"), let v = try? root.string("keras_version"), v != "ttl" { model.metadata["producer"] = "Keras \(v)" }
+            if root.hasAttribute("keras_version"), let v = try? root.string("keras_version"), v != "ttl" { model.metadata["source.producer"] = "Keras \(v)" }
             if root.hasAttribute(KerasExporter.metadataAttribute),
                let facts = try? JSONSerialization.jsonObject(with: Data(try root.string(KerasExporter.metadataAttribute).utf8)) as? [String: String] {
                 model.metadata.merge(facts) { _, written in written }
