@@ -187,7 +187,9 @@ final class HDF5Group {
         let plist = H5Dget_create_plist(d)
         let filtered = plist >= 0 && H5Pget_nfilters(plist) > 0
         if plist >= 0 { H5Pclose(plist) }
-        if !filtered, shape.count > 0, UInt64(storage) < UInt64(shape.count) * UInt64(elementSize) {
+        // A compressed one cannot expand more than deflate can (about 1000:1).
+        let claimed = UInt64(shape.count) * UInt64(elementSize)
+        if shape.count > 0, filtered ? claimed > UInt64(storage) * 1100 + (1 << 20) : UInt64(storage) < claimed {
             throw .invalid(file: fileName, path: childPath(name),
                            message: "claims \(shape.count) elements but the file stores \(storage) bytes for it")
         }
@@ -286,7 +288,7 @@ final class HDF5Group {
             return result
         }
         let size = H5Tget_size(type)
-        guard size > 0, size * count <= 1 << 28 else { throw .invalid(file: fileName, path: where_, message: "has strings of \(size) bytes") }
+        guard size > 0, size * count <= 1 << 26 else { throw .invalid(file: fileName, path: where_, message: "has strings of \(size) bytes") }
         var bytes = [UInt8](repeating: 0, count: size * count)
         guard H5Aread(a, type, &bytes) >= 0 else {
             throw .library(file: fileName, path: where_, operation: "read the attribute", message: HDF5.lastError())
