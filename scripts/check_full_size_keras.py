@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Full-size Keras check (not run by CI): a Keras-applications ResNet50 and ResNet50V2 with random
+weights (batch-norm statistics randomised), saved by tf_keras as a full .h5 and as weights only;
+`ttl import` reads both (the weights-only one with --arch), `ttl run` must match tf_keras's
+prediction, and `ttl export` must give a file tf_keras and Keras 3 load and that predicts the same.
+
+Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras==3.15.1,
+h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl]
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tf_keras
+
+ttl = sys.argv[1] if len(sys.argv) > 1 else ".build/release/ttl"
+here = os.path.dirname(os.path.abspath(__file__))
+rng = np.random.default_rng(0)
+failed = False
+with tempfile.TemporaryDirectory() as tmp:
+    env = dict(os.environ, TTL_HOME=os.path.join(tmp, "home"))
+    for name, build in [("resnet50", tf_keras.applications.ResNet50), ("resnet50v2", tf_keras.applications.ResNet50V2)]:
+        model = build(weights=None)
+        for layer in model.layers:
+            if isinstance(layer, tf_keras.layers.BatchNormalization):
+                c = layer.gamma.shape[0]
+                layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+        x = rng.normal(0, 1, (2, 224, 224, 3)).astype(np.float32)
+        y = model.predict(x, verbose=0)
+        full, weights = os.path.join(tmp, name + ".h5"), os.path.join(tmp, name + "_weights.h5")
+        model.save(full, save_format="h5")
+        model.save_weights(weights)
+        np.save(os.path.join(tmp, "x.npy"), x)
+        for label, args in [("full .h5", [full, "--name", name]), ("weights-only + --arch", [weights, "--arch", name, "--name", name + "w"])]:
+            subprocess.run([ttl, "import", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+            out = os.path.join(tmp, "y.npy")
+            subprocess.run([ttl, "run", args[-1], "--input", os.path.join(tmp, "x.npy"), "--output", out], env=env, check=True)
+            diff = float(np.abs(np.load(out) - y).max())
+            ok = diff <= 1e-4 * max(1.0, float(np.abs(y).max())) and (np.load(out).argmax(1) == y.argmax(1)).all()
+            failed |= not ok
+            print(f"{name} {label}: ttl vs tf_keras max |diff| {diff:.2e} {'OK' if ok else 'FAIL'}")
+        exported = os.path.join(tmp, name + "_ttl.h5")
+        subprocess.run([ttl, "export", name, "--output", exported], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([ttl, "run", exported, "--input", os.path.join(tmp, "x.npy"), "--output", os.path.join(tmp, "t.npy")], env=env, check=True)
+        r = subprocess.run([sys.executable, os.path.join(here, "check_keras_export.py"), exported, os.path.join(tmp, "x.npy"), os.path.join(tmp, "t.npy")])
+        failed |= r.returncode != 0
+sys.exit(1 if failed else 0)
