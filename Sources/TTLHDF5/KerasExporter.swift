@@ -180,41 +180,10 @@ struct KerasLayerWriter {
         return kerasOrder(out)
     }
 
-    /// The layers in the order Keras lists a rebuilt Functional model's layers (deepest first,
-    /// ties in the order a depth-first walk from the outputs meets them), which is the order
-    /// its HDF5 loader hands the stored weights out in, position by position.
     func kerasOrder(_ layers: [Layer]) -> [Layer] {
         let byName = Dictionary(uniqueKeysWithValues: layers.map { ($0.name, $0) })
-        var discovered: [String: Int] = [:]
-        var postorder: [String] = []
-        var finished = Set<String>()
-        // Depth-first from each output, inputs in argument order (iterative: networks are deep).
-        for output in layers.filter({ $0.outputIndex != nil }).sorted(by: { $0.outputIndex! < $1.outputIndex! }) {
-            var stack: [(name: String, next: Int)] = [(output.name, 0)]
-            while let top = stack.last {
-                if top.next == 0 {
-                    if finished.contains(top.name) { stack.removeLast(); continue }
-                    if discovered[top.name] == nil { discovered[top.name] = discovered.count }
-                }
-                let inbound = byName[top.name]?.inbound ?? []
-                if top.next < inbound.count {
-                    stack[stack.count - 1].next += 1
-                    if !finished.contains(inbound[top.next]) { stack.append((inbound[top.next], 0)) }
-                } else {
-                    stack.removeLast()
-                    if finished.insert(top.name).inserted { postorder.append(top.name) }
-                }
-            }
-        }
-        var depth: [String: Int] = [:]
-        for name in postorder.reversed() {
-            let d = depth[name, default: 0]
-            for source in byName[name]?.inbound ?? [] { depth[source] = max(d + 1, depth[source] ?? 0) }
-        }
-        return postorder.compactMap { byName[$0] }.sorted {
-            let (a, b) = (depth[$0.name] ?? 0, depth[$1.name] ?? 0)
-            return a != b ? a > b : discovered[$0.name]! < discovered[$1.name]!
-        }
+        return kerasLayerOrder(layers.map { KerasGraphNode(name: $0.name, inbound: $0.inbound, outputIndex: $0.outputIndex) })
+            .compactMap { byName[$0] }
     }
 
     /// The only node reading `value`, if exactly one does and `value` is not a graph output.

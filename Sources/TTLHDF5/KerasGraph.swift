@@ -47,6 +47,13 @@ struct KerasGraphBuilder {
         }
         if !unsupported.isEmpty { throw KerasError.unsupportedLayers(file: file, layers: unsupported) }
 
+        var weights = weights
+        if weights.classKeyed {
+            let classes = Dictionary(config.layers.map { ($0.name, $0.className) }, uniquingKeysWith: { a, _ in a })
+            let outputs = Dictionary(config.outputs.enumerated().map { ($1.layer, $0) }, uniquingKeysWith: { a, _ in a })
+            let order = kerasLayerOrder(config.layers.map { KerasGraphNode(name: $0.name, inbound: $0.inbound.map(\.layer), outputIndex: outputs[$0.name]) })
+            weights = weights.resolvingClassKeys(order.map { ($0, classes[$0] ?? "") })
+        }
         var b = KerasGraphBuilder(file: file, weights: weights)
         for l in config.layers { try b.add(l) }
         var outputs: [String] = []

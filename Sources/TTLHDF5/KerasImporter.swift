@@ -94,7 +94,13 @@ public enum KerasImporter {
     }
 
     static func onModel(_ model: Model, weights: KerasWeights, file: String) throws -> Model {
-        var model = model
+        var model = model.addingNHWCAdapter()
+        var weights = weights
+        if weights.classKeyed {
+            // The model as Keras would list its layers, to tell which class-numbered group is which.
+            var writer = try KerasLayerWriter(model)
+            weights = weights.resolvingClassKeys(try writer.layers().map { ($0.name, $0.className) })
+        }
         var tree = ParameterTree()
         var unknown: [String] = []
         for layer in weights.layers {
@@ -128,7 +134,6 @@ public enum KerasImporter {
         do { try model.load(tree) } catch {
             throw KerasError.invalidConfig(file: file, message: "the weights do not fit \(model.metadata["architecture"] ?? "the architecture"): \(error.report)")
         }
-        model = model.addingNHWCAdapter()
         model.metadata["source_format"] = "keras"
         return model
     }

@@ -23,6 +23,9 @@ struct KerasWeights {
     var byLayer: [String: [KerasWeight]] = [:]
     /// Where each layer's weights live, for error messages.
     var groupPath: [String: String] = [:]
+    /// Keras 3 before 3.6: `layers` are group names made of class and counter, not layer names
+    /// (see `resolvingClassKeys`).
+    var classKeyed = false
 
     /// Reads whichever layout `root` holds; nil when it holds neither.
     static func read(_ root: HDF5Group) throws -> KerasWeights? {
@@ -51,7 +54,8 @@ struct KerasWeights {
             let lg = try g.group(key)
             guard lg.kind(of: "vars") == .group else { continue }
             let vars = try lg.group("vars")
-            let name = vars.hasAttribute("name") ? try vars.string("name") : key
+            let name: String
+            if vars.hasAttribute("name") { name = try vars.string("name") } else { name = key; w.classKeyed = true }
             let indices = try vars.children().compactMap { Int($0) }.sorted()
             w.layers.append(name)
             w.groupPath[name] = vars.path
