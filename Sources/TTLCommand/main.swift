@@ -526,7 +526,12 @@ final class InterruptRequest: @unchecked Sendable {
             FileHandle.standardError.write(Data("\(isatty(2) == 1 ? "\n" : "")ttl: stopping at the end of this epoch or batch to save a checkpoint (Ctrl-C again quits without one)\n".utf8))
         }
         lock.withLock { self.source = source }
+        // Registration with the kernel happens asynchronously; until it has, an ignored SIGINT
+        // would be lost. Return only once Ctrl-C reaches the handler.
+        let registered = DispatchSemaphore(value: 0)
+        source.setRegistrationHandler { registered.signal() }
         source.resume()
+        registered.wait()
     }
 
     var requested: Bool { lock.withLock { count > 0 } }
