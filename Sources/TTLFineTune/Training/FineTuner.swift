@@ -48,7 +48,7 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// Two phases (fastai's `fine_tune`): first this many epochs train the head alone on the
     /// frozen backbone (on cached features unless ``augment``), then ``epochs`` epochs train end
     /// to end: ``unfreezeFrom`` and everything after it, or the whole backbone when that is nil.
-    /// nil: one phase.
+    /// Each phase starts with a fresh optimizer and runs its own schedule. nil: one phase.
     public var freezeEpochs: Int? = nil
     /// The unfrozen backbone's learning rate in end-to-end training (the head keeps
     /// ``learningRate``; both follow ``schedule``). Default: learningRate / 10 with
@@ -194,6 +194,7 @@ struct EpochInProgress: Codable, Equatable {
 /// Thrown inside a run when `shouldStop` says so; `fit` turns it into a checkpoint.
 struct Interrupted: Error {}
 
+/// Fine-tuning a pretrained backbone on an ``ImageFolder``: ``fit(_:data:preprocessing:options:cache:resumingFrom:progress:imagesDone:shouldStop:)``.
 public enum FineTuner {
     /// Fits a new head (and any unfrozen stages) to `data`.
     /// - Parameters:
