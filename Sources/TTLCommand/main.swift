@@ -379,8 +379,10 @@ extension TTLCommand {
             if let paused = result.checkpoint {
                 try paused.write(to: checkpointFolder)
                 let batch = paused.batchesDone > 0 ? " and \(paused.batchesDone) batches of epoch \(paused.epochsDone + 1)" : ""
+                let point = paused.epochsDone == 0 && paused.batchesDone == 0 ? "while computing features (those computed are cached)"
+                    : "after epoch \(paused.epochsDone)/\(paused.totalEpochs)\(batch)"
                 let command = (CommandLine.arguments + (resume ? [] : ["--resume"])).map(shellQuoted).joined(separator: " ")
-                FileHandle.standardError.write(Data("ttl: interrupted after epoch \(paused.epochsDone)/\(paused.totalEpochs)\(batch); checkpoint saved in \(checkpointFolder.path); to continue: \(command)\n".utf8))
+                FileHandle.standardError.write(Data("ttl: interrupted \(point); checkpoint saved in \(checkpointFolder.path); to continue: \(command)\n".utf8))
                 throw ExitCode(130)
             }
             if let why = result.stoppedEarly { FileHandle.standardError.write(Data("ttl: stopped: \(why)\n".utf8)) }
@@ -523,7 +525,7 @@ final class InterruptRequest: @unchecked Sendable {
                 return count
             }
             if n > 1 { _exit(130) }
-            FileHandle.standardError.write(Data("\(isatty(2) == 1 ? "\n" : "")ttl: stopping at the end of this epoch or batch to save a checkpoint (Ctrl-C again quits without one)\n".utf8))
+            FileHandle.standardError.write(Data("\(isatty(2) == 1 ? "\n" : "")ttl: stopping at the end of this step (batch, epoch or chunk of features) to save a checkpoint; Ctrl-C again quits without one\n".utf8))
         }
         lock.withLock { self.source = source }
         // Registration with the kernel happens asynchronously; until it has, an ignored SIGINT
