@@ -44,6 +44,7 @@ fixtures:
 	python3 scripts/make_onnx_fixtures.py
 	python3 scripts/make_image_fixtures.py
 	python3 scripts/make_optimizer_fixtures.py
+	python3 scripts/make_keras_fixtures.py
 
 clean:
 	rm -rf .build

@@ -8,6 +8,7 @@ import PackageDescription
 //   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
 //   TTLFineTune  images (libjpeg-turbo, libpng), data, optimizers, trainer         → TTLNN
 //   TTLONNX      ONNX reader/writer (swift-protobuf, code generated once and committed) → TTLNN
+//   TTLHDF5      Keras HDF5 reader/writer (libhdf5 via CHDF5)                     → TTLNN
 //   TTL          the public library façade: model files, the model store         → all of the above
 //   TTLCommand   the `ttl` command (swift-argument-parser), thin over TTL         → TTL
 //   ttl-bench    release benchmarks of the kernels and whole networks
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "TTLCore", targets: ["TTLCore"]),
         .library(name: "TTLNN", targets: ["TTLNN"]),
         .library(name: "TTLONNX", targets: ["TTLONNX"]),
+        .library(name: "TTLHDF5", targets: ["TTLHDF5"]),
         .library(name: "TTL", targets: ["TTL"]),
         .executable(name: "ttl", targets: ["TTLCommand"]),
         .executable(name: "ttl-bench", targets: ["ttl-bench"]),
@@ -50,6 +52,11 @@ let package = Package(
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
         ),
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
+        ),
 
         // MARK: Core
         .target(
@@ -70,12 +77,13 @@ let package = Package(
             dependencies: ["TTLNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/onnx.proto"]
         ),
+        .target(name: "TTLHDF5", dependencies: ["TTLNN", "CHDF5"]),
 
         // MARK: Library façade and tools
-        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLFineTune"]),
+        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune"]),
         .executableTarget(
             name: "TTLCommand",
-            dependencies: ["TTL", "TTLONNX", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["TTL", "TTLONNX", "TTLHDF5", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),
 
@@ -94,6 +102,11 @@ let package = Package(
         .testTarget(
             name: "TTLONNXTests",
             dependencies: ["TTLONNX", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TTLHDF5Tests",
+            dependencies: ["TTLHDF5", "TTLONNX", "_TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -3,8 +3,8 @@
 # Quiet when everything is there; safe to run again. Used by `make test`, `make bench`, `make demo`.
 set -euo pipefail
 
-# Debian/Ubuntu packages (libhdf5-dev arrives with the Keras importer).
-APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev)
+# Debian/Ubuntu packages.
+APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "ttl: 'swift' is not on PATH; install Swift 6.0 or later (https://www.swift.org/install)" >&2
@@ -34,7 +34,7 @@ Linux)
     ;;
 Darwin)
     # BLAS comes from Accelerate; the image libraries from Homebrew.
-    for p in jpeg-turbo libpng pkg-config; do
+    for p in jpeg-turbo libpng hdf5 pkg-config; do
         brew list "$p" >/dev/null 2>&1 || brew install "$p"
     done
     ;;

@@ -45,14 +45,15 @@ public struct Classifier {
     static func preprocessingAndOrigin(of model: Model) -> (Preprocessing, Bool) {
         if let json = model.metadata["preprocessing"], let p = Preprocessing(json: json) { return (p, false) }
         var p = Preprocessing.imagenet
-        if let dims = model.inputs.first?.dimensions, dims.count == 4, let h = dims[2], dims[3] == h { p.size = h }
+        if let s = model.imageInputSize, s.height == s.width { p.size = s.height }
         return (p, true)
     }
 
     /// Class probabilities `[N, classes]` for images: softmax of the logits (or the model's
     /// own output when it ends with a softmax).
     public func probabilities(_ urls: [URL]) throws -> Tensor {
-        let x = try FineTuner.load(ArraySlice(urls.map { Sample(url: $0, label: 0) }), preprocessing)
+        var x = try FineTuner.load(ArraySlice(urls.map { Sample(url: $0, label: 0) }), preprocessing)
+        if model.imageLayout == .nhwc { x = Transpose.forward(x, permutation: [0, 2, 3, 1]) }
         let head = try? model.findHead()
         let output = model.outputs[0]
         let y = try model.run([model.inputs[0].name: x], outputs: [output])[output]!

@@ -32,7 +32,7 @@ public struct ModelDescription {
         trainableParameters = summary.trainableParameters
         flopsPerImage = summary.flopsPerImage
         inputs = model.inputs
-        layout = model.metadata["layout"] ?? "NCHW"
+        layout = model.metadata["layout"] ?? model.imageLayout.rawValue.uppercased()
         opset = model.metadata["source.opset"] ?? model.metadata["onnx.opset"]
         producer = model.metadata["source.producer"] ?? model.metadata["onnx.producer"]
         head = try? model.findHead()

@@ -1,6 +1,7 @@
 import Foundation
 import TTLCore
 import TTLNN
+import TTLHDF5
 import TTLONNX
 
 /// Something the library cannot do with a user's file, store or request; one readable line each.
@@ -28,10 +29,12 @@ public enum TTLError: Error, Equatable, CustomStringConvertible {
 /// Reading and writing model files by their extension.
 public enum ModelFile {
     /// The extensions ttl reads.
-    public static let readable = ["onnx"]
+    public static let readable = ["onnx", "h5", "keras"]
 
-    /// Reads a model file: `.onnx` (with external data beside it).
-    public static func load(_ url: URL) throws -> Model {
+    /// Reads a model file: `.onnx` (with external data beside it), Keras `.h5` (a full model)
+    /// or `.keras`. With `arch`, a Keras weights-only `.h5` is loaded onto that built-in
+    /// Keras application (`resnet50`, …, also spelled `keras-resnet50`).
+    public static func load(_ url: URL, arch: String? = nil) throws -> Model {
         guard FileManager.default.fileExists(atPath: url.path) else { throw TTLError.io(file: url.path, message: "no such file") }
         switch url.pathExtension.lowercased() {
         case "onnx":
@@ -39,9 +42,12 @@ public enum ModelFile {
             model.metadata["source"] = url.lastPathComponent
             return model
         case "h5", "keras":
-            throw TTLError.unsupportedFormat(file: url.path, reason: "Keras HDF5 files are not supported yet (coming with the Keras importer)")
+            var model = try KerasImporter.load(contentsOf: url, architecture: arch.map { $0.hasPrefix("keras-") ? String($0.dropFirst(6)) : $0 })
+            model.metadata["source"] = url.lastPathComponent
+            if let arch { model.metadata["architecture.name"] = arch.hasPrefix("keras-") ? arch : "keras-" + arch }
+            return model
         default:
-            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl reads .onnx)")
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl reads .onnx, .h5 and .keras)")
         }
     }
 
@@ -51,9 +57,9 @@ public enum ModelFile {
         case "onnx":
             try ONNXExporter.write(model, to: url)
         case "h5":
-            throw TTLError.unsupportedFormat(file: url.path, reason: "export to Keras HDF5 is not supported yet (coming with the Keras exporter)")
+            try KerasExporter.write(model, to: url)
         default:
-            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl writes .onnx)")
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl writes .onnx and .h5)")
         }
     }
 }
@@ -115,7 +121,8 @@ public struct ModelStore {
                            edit: (inout Model) throws -> Void = { _ in }) throws -> Model {
         guard Self.isValidName(name) else { throw TTLError.invalidName(name) }
         if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
-        var model = try arch.map { try Architectures.load($0, weights: url) } ?? ModelFile.load(url)
+        let kerasFile = ["h5", "keras"].contains(url.pathExtension.lowercased()) && !url.hasDirectoryPath
+        var model = try kerasFile ? ModelFile.load(url, arch: arch) : arch.map { try Architectures.load($0, weights: url) } ?? ModelFile.load(url)
         let before = model.metadata
         try edit(&model)
         if arch == nil && model.metadata == before && url.pathExtension.lowercased() == "onnx" && model.metadata["onnx.external_data"] == nil {

@@ -5,6 +5,7 @@ import TTL
 import TTLCore
 import TTLNN
 import TTLFineTune
+import TTLHDF5
 import TTLONNX
 
 struct TTLCommand: ParsableCommand {
@@ -39,11 +40,13 @@ extension TTLCommand {
                   ttl import resnet18.onnx
                   ttl import ~/Downloads/model.onnx --name birds-backbone --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
                   ttl import weights/ --arch resnet18     (a folder of .npy files named by parameter path)
+                  ttl import model.h5                     (a Keras full model: .h5 or .keras)
+                  ttl import resnet50_weights.h5 --arch resnet50   (Keras weights only, onto a built-in Keras application)
                 """)
 
-        @Argument(help: "The model file (.onnx; external data is read from beside it), or with --arch a folder of .npy weights.") var file: String
+        @Argument(help: "The model file (.onnx, external data read from beside it; Keras .h5 or .keras), or with --arch a folder of .npy weights or a Keras weights-only .h5.") var file: String
         @Option(help: "The name to store it under (default: the file name without extension).") var name: String?
-        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))).") var arch: String?
+        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))) or, for a Keras weights-only file, a Keras application (\(KerasImporter.architectures.joined(separator: ", "))).") var arch: String?
         @Option(help: "A JSON file with the class labels, in output order.") var labels: String?
         @Flag(help: "Replace a stored model of the same name.") var force = false
         @OptionGroup var preprocessing: PreprocessingOptions
@@ -139,7 +142,8 @@ extension TTLCommand {
             abstract: "Run a model on a .npy batch and write its first output as .npy.",
             discussion: """
                 The input is float32 laid out exactly as the source model takes it (NCHW for PyTorch
-                exports); the output is the model's first output exactly as the source framework gives it.
+                exports, NHWC for Keras models); the output is the model's first output exactly as the
+                source framework gives it.
 
                 Example:
                   ttl run resnet18 --input batch.npy --output logits.npy
@@ -190,15 +194,16 @@ extension TTLCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a model as a self-contained ONNX file.",
+            abstract: "Write a model as a self-contained ONNX file or a Keras HDF5 file.",
             discussion: """
                 The file is written to a temporary name and renamed, so an interrupted export leaves nothing.
 
                 Example:
                   ttl export resnet18 --output resnet18-ttl.onnx
+                  ttl export birds --output birds.h5      (a Keras full model: tf.keras and Keras 3 load it)
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
-        @Option(help: "The file to write (.onnx).") var output: String
+        @Option(help: "The file to write (.onnx or .h5).") var output: String
 
         func run() throws {
             let m = try ModelStore().load(model)
@@ -236,8 +241,8 @@ struct PreprocessingOptions: ParsableArguments {
             p.resize = r
         }
         if let size { p.size = size }
-        if let dims = model.inputs.first?.dimensions, dims.count == 4, let h = dims[2], h != p.size {
-            throw TTLError.usage("the model takes \(h)×\(dims[3] ?? h) images; --size \(p.size) does not fit")
+        if let s = model.imageInputSize, s.height != p.size {
+            throw TTLError.usage("the model takes \(s.height)×\(s.width) images; --size \(p.size) does not fit")
         }
         return (p, notice)
     }
@@ -317,8 +322,8 @@ extension TTLCommand {
             let destination = output ?? "\(backboneName)-finetuned"
             // A path or a model-file extension means a file; anything else is a store name.
             let toFile = destination.contains("/") || [".onnx", ".h5", ".keras"].contains { destination.lowercased().hasSuffix($0) }
-            if toFile && !destination.lowercased().hasSuffix(".onnx") {
-                throw TTLError.unsupportedFormat(file: destination, reason: "fine-tuned models are written as .onnx or to the store (a name without extension); .h5 export is not supported yet")
+            if toFile && !destination.lowercased().hasSuffix(".onnx") && !destination.lowercased().hasSuffix(".h5") {
+                throw TTLError.unsupportedFormat(file: destination, reason: "fine-tuned models are written as .onnx, .h5 or to the store (a name without extension)")
             }
             if !toFile && !ModelStore.isValidName(destination) { throw TTLError.invalidName(destination) }
             let checkpointFolder = toFile ? URL(fileURLWithPath: destination + ".ttlckpt")
@@ -556,6 +561,8 @@ do {
     try command.run()
 } catch let e as TTLError { fail(e)
 } catch let e as ONNXError { fail(e)
+} catch let e as KerasError { fail(e)
+} catch let e as HDF5Error { fail(e)
 } catch let e as NPYError { fail(e)
 } catch let e as GraphError { fail(e)
 } catch let e as GraphEditError { fail(e)

@@ -104,8 +104,46 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(badInput.err, "ttl: \(home.appendingPathComponent("bad.npy").path): not a .npy file (bad magic at byte 0)\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("o.npy").path))
 
-        XCTAssertEqual(try ttl("export", model, "--output", home.appendingPathComponent("m.h5").path).status, 1)
+        XCTAssertEqual(try ttl("export", model, "--output", home.appendingPathComponent("m.pb").path).status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("m.pb").path))
         XCTAssertEqual(try ttl("import", home.appendingPathComponent("nothing.onnx").path).err, "ttl: \(home.appendingPathComponent("nothing.onnx").path): no such file\n")
+    }
+
+    /// Keras files through the same commands: import (stored as ONNX), run (NHWC in, Keras's
+    /// output out), export back to .h5; a broken file is one line, exit 1, store unchanged.
+    func testKerasImportRunExport() throws {
+        let keras = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLHDF5Tests/Fixtures")
+        let r = try ttl("import", keras.appendingPathComponent("resnet_v1_tiny.tfkeras.h5").path, "--name", "kr")
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, """
+            imported resnet_v1_tiny.tfkeras.h5 as 'kr'
+            parameters:   14,383
+            FLOPs/image:  5.19 M
+            input:        input_1 [N, 32, 32, 3] NHWC
+            producer:     Keras 2.21.0
+            head:         node 'predictions', 32 → 7, then softmax 'predictions_softmax'
+
+            """)
+        let out = home.appendingPathComponent("y.npy")
+        XCTAssertEqual(try ttl("run", "kr", "--input", keras.appendingPathComponent("resnet_v1_tiny.input.npy").path, "--output", out.path).status, 0)
+        assertClose(try NPY.readTensor(out), try NPY.readTensor(keras.appendingPathComponent("resnet_v1_tiny.output.npy")), atol: 1e-5, rtol: 1e-5)
+        let exported = home.appendingPathComponent("kr.h5")
+        XCTAssertEqual(try ttl("export", "kr", "--output", exported.path).out, "wrote \(exported.path)\n")
+        XCTAssertEqual(try ttl("import", exported.path, "--name", "kr2").status, 0)
+
+        let bad = keras.appendingPathComponent("bad_kernel_shape.h5").path
+        let b = try ttl("import", bad)
+        XCTAssertEqual(b.status, 1)
+        XCTAssertEqual(b.out, "")
+        XCTAssertEqual(b.err, "ttl: \(bad): 'model_weights/conv2d/conv2d/kernel:0' has shape [3, 3, 4, 4], expected [3, 3, 3, 4]\n")
+        let notHDF5 = home.appendingPathComponent("model.h5")
+        try Data("hello".utf8).write(to: notHDF5)
+        XCTAssertEqual(try ttl("import", notHDF5.path).err, "ttl: \(notHDF5.path): not an HDF5 file\n")
+        let weightsOnly = keras.appendingPathComponent("resnet_v1_tiny.weights.h5").path
+        XCTAssertEqual(try ttl("import", weightsOnly).err,
+                       "ttl: \(weightsOnly): holds weights only; name the architecture with --arch (resnet101, resnet101v2, resnet152, resnet152v2, resnet50, resnet50v2)\n")
+        XCTAssertEqual(try ttl("list").out, "kr  0.1 MB\nkr2  0.1 MB\n", "store unchanged by the failures")
     }
 
     func testFineTunePredictEvaluate() throws {
@@ -136,11 +174,16 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(back.metadata["labels"], "[\"blue\",\"green\",\"red\"]")
         XCTAssertEqual(back.metadata["preprocessing"], "{\"mean\":[0.485,0.456,0.406],\"resize\":\"squash\",\"size\":32,\"std\":[0.229,0.224,0.225]}")
 
+        // ... and so does the Keras file, which predicts the same.
+        let h5 = home.appendingPathComponent("colors.h5")
+        XCTAssertEqual(try ttl("export", "colors", "--output", h5.path).status, 0)
+        XCTAssertEqual(try ttl("predict", h5.path, data + "/red/red_1.png", "--top", "2").out, predicted.out.replacingOccurrences(of: "colors", with: h5.path))
+
         // An output ttl cannot write is refused before any training.
-        let h5 = try ttl("finetune", "--data", data, "--model", model, "--output", home.appendingPathComponent("m.h5").path)
-        XCTAssertEqual(h5.status, 1)
-        XCTAssertFalse(h5.out.contains("epoch"), h5.out)
-        XCTAssertTrue(h5.err.contains(".h5 export is not supported yet"), h5.err)
+        let keras = try ttl("finetune", "--data", data, "--model", model, "--output", home.appendingPathComponent("m.keras").path)
+        XCTAssertEqual(keras.status, 1)
+        XCTAssertFalse(keras.out.contains("epoch"), keras.out)
+        XCTAssertTrue(keras.err.contains("fine-tuned models are written as .onnx, .h5 or to the store"), keras.err)
 
         let bad = try ttl("finetune", "--data", home.appendingPathComponent("nowhere").path, "--model", model)
         XCTAssertEqual(bad.status, 1)

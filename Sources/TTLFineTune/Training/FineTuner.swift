@@ -214,7 +214,9 @@ public enum FineTuner {
                            progress: (EpochReport) -> Void = { _ in }, imagesDone: (Int, Int) -> Void = { _, _ in },
                            shouldStop: () -> Bool = { false }) throws -> FineTuneResult {
         try options.validate()
-        var model = backbone
+        // Images are decoded NCHW; a channels-last (Keras) model trains without its input
+        // transpose and gets it back at the end.
+        var model = backbone.removingNHWCAdapter()
         let head: Head
         do { head = try model.replaceHead(classes: data.classes.count, seed: options.seed) } catch { throw FineTuneError.model("\(error)") }
         model.freeze()
@@ -275,6 +277,7 @@ public enum FineTuner {
         let labels = (try? encoder.encode(data.classes)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         out.metadata["labels"] = labels
         out.metadata["preprocessing"] = preprocessing.json
+        if let adapter = backbone.nhwcAdapterName { out = out.addingNHWCAdapter(named: adapter) }
         return FineTuneResult(model: out, history: state.history, bestEpoch: state.best.epoch, stoppedEarly: state.stopped, checkpoint: paused)
     }
 

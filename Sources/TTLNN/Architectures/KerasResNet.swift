@@ -13,8 +13,11 @@ public enum KerasResNet {
         public var preactivation: Bool
         public var classes = 1000
         public var imageSize = 224
-        public init(stacks: [Int], preactivation: Bool, classes: Int = 1000, imageSize: Int = 224) {
+        /// Filters of the first stack's blocks (doubling with each stack; 4× at a block's output).
+        public var baseFilters = 64
+        public init(stacks: [Int], preactivation: Bool, classes: Int = 1000, imageSize: Int = 224, baseFilters: Int = 64) {
             self.stacks = stacks; self.preactivation = preactivation; self.classes = classes; self.imageSize = imageSize
+            self.baseFilters = baseFilters
         }
         public static let resnet50 = Configuration(stacks: [3, 4, 6, 3], preactivation: false)
         public static let resnet101 = Configuration(stacks: [3, 4, 23, 3], preactivation: false)
@@ -47,12 +50,12 @@ public enum KerasResNet {
         x = b.add("pool1_pool", MaxPoolOp(Window2D(kernel: Size2D(3), stride: Size2D(2))), [x])
         var channels = 64
         for (s, blocks) in c.stacks.enumerated() {
-            let filters = 64 << s
+            let filters = c.baseFilters << s
             for i in 1 ... blocks {
                 let name = "conv\(s + 2)_block\(i)"
                 if c.preactivation {
-                    // Stride on the last block of conv2…conv4 (Keras stack_residual_blocks_v2).
-                    let stride = i == blocks && s < 3 ? 2 : 1
+                    // Stride on the last block of every stack but the last (Keras stack_residual_blocks_v2).
+                    let stride = i == blocks && s < c.stacks.count - 1 ? 2 : 1
                     x = blockV2(&b, x, in: channels, filters: filters, stride: stride, convShortcut: i == 1, name: name)
                 } else {
                     let stride = i == 1 && s > 0 ? 2 : 1

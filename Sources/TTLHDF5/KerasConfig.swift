@@ -1,0 +1,183 @@
+// The model configuration JSON that Keras stores in a legacy `.h5` (`model_config` attribute)
+// and in a `.keras` zip (`config.json`): `Functional` and `Sequential` models, written by
+// tf.keras 2 (`inbound_nodes: [[[layer, node, tensor, kwargs], …]]`) or by Keras 3
+// (`inbound_nodes: [{"args": [keras tensors…], "kwargs": {…}}]`, each tensor carrying
+// `keras_history: [layer, node, tensor]`).
+import Foundation
+
+/// One output of one layer call: `(layer, node index, tensor index)`.
+struct KerasTensorRef: Hashable {
+    var layer: String
+    var node: Int
+    var tensor: Int
+}
+
+/// One layer of a model configuration, with the layers it reads (in argument order).
+struct KerasLayer {
+    var name: String
+    var className: String
+    var config: [String: Any]
+    var inbound: [KerasTensorRef]
+}
+
+/// A parsed model configuration: layers in the order Keras lists them (a topological order).
+struct KerasModelConfig {
+    var name: String
+    var layers: [KerasLayer]
+    var inputs: [KerasTensorRef]
+    var outputs: [KerasTensorRef]
+}
+
+extension KerasModelConfig {
+    /// Parses `json`; `file` names the source in errors.
+    init(json: String, file: String) throws(KerasError) {
+        guard let data = json.data(using: .utf8),
+              let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .invalidConfig(file: file, message: "the model configuration is not a JSON object")
+        }
+        try self.init(top, file: file)
+    }
+
+    init(_ top: [String: Any], file: String) throws(KerasError) {
+        let className = top["class_name"] as? String ?? ""
+        guard let config = top["config"] as? [String: Any] else {
+            throw .invalidConfig(file: file, message: "the model configuration has no 'config' object")
+        }
+        switch className {
+        case "Functional", "Model":
+            guard let layers = config["layers"] as? [[String: Any]] else {
+                throw .invalidConfig(file: file, message: "the model configuration lists no layers")
+            }
+            self.init(name: config["name"] as? String ?? "model",
+                      layers: try layers.map { l throws(KerasError) in try Self.layer(l, file: file) },
+                      inputs: try Self.endpoints(config["input_layers"], file: file, what: "input_layers"),
+                      outputs: try Self.endpoints(config["output_layers"], file: file, what: "output_layers"))
+        case "Sequential":
+            try self.init(sequential: config, file: file)
+        default:
+            throw .invalidConfig(file: file, message: "model class '\(className)' is not a Functional or Sequential model")
+        }
+    }
+
+    /// A `Sequential` model: each layer reads the one before; the input comes from an
+    /// `InputLayer` entry or from the first layer's `batch_input_shape`/`batch_shape`.
+    private init(sequential config: [String: Any], file: String) throws(KerasError) {
+        guard let entries = config["layers"] as? [[String: Any]], !entries.isEmpty else {
+            throw .invalidConfig(file: file, message: "the Sequential model lists no layers")
+        }
+        var layers: [KerasLayer] = []
+        var previous: KerasTensorRef?
+        for (i, e) in entries.enumerated() {
+            let className = e["class_name"] as? String ?? ""
+            let c = e["config"] as? [String: Any] ?? [:]
+            let name = c["name"] as? String ?? e["name"] as? String ?? "layer_\(i)"
+            if previous == nil && className != "InputLayer" {
+                guard let shape = c["batch_input_shape"] ?? c["batch_shape"] else {
+                    throw .invalidConfig(file: file, message: "the Sequential model does not state its input shape")
+                }
+                layers.append(KerasLayer(name: name + "_input", className: "InputLayer", config: ["batch_shape": shape], inbound: []))
+                previous = KerasTensorRef(layer: name + "_input", node: 0, tensor: 0)
+            }
+            layers.append(KerasLayer(name: name, className: className, config: c, inbound: previous.map { [$0] } ?? []))
+            previous = KerasTensorRef(layer: name, node: 0, tensor: 0)
+        }
+        self.init(name: config["name"] as? String ?? "sequential", layers: layers,
+                  inputs: [KerasTensorRef(layer: layers[0].name, node: 0, tensor: 0)], outputs: previous.map { [$0] } ?? [])
+    }
+
+    private static func layer(_ l: [String: Any], file: String) throws(KerasError) -> KerasLayer {
+        let config = l["config"] as? [String: Any] ?? [:]
+        guard let name = l["name"] as? String ?? config["name"] as? String else {
+            throw .invalidConfig(file: file, message: "a layer has no name")
+        }
+        let className = l["class_name"] as? String ?? ""
+        let nodes = l["inbound_nodes"] as? [Any] ?? []
+        guard nodes.count <= 1 else {
+            throw .invalidConfig(file: file, message: "layer '\(name)' is called \(nodes.count) times; shared layers are not supported")
+        }
+        var inbound: [KerasTensorRef] = []
+        if let node = nodes.first {
+            if let dict = node as? [String: Any] {
+                // Keras 3: every keras tensor among the call's positional arguments, in order.
+                collectHistories(dict["args"] ?? [], into: &inbound)
+            } else if let list = node as? [Any] {
+                // tf.keras: [[layer, node, tensor, kwargs], …]
+                for case let entry as [Any] in list {
+                    guard let ref = tensorRef(entry) else {
+                        throw .invalidConfig(file: file, message: "layer '\(name)' has an unreadable inbound node")
+                    }
+                    inbound.append(ref)
+                }
+            }
+        }
+        return KerasLayer(name: name, className: className, config: config, inbound: inbound)
+    }
+
+    private static func collectHistories(_ value: Any, into refs: inout [KerasTensorRef]) {
+        if let dict = value as? [String: Any] {
+            if let c = dict["config"] as? [String: Any], let h = c["keras_history"] as? [Any], let ref = tensorRef(h) {
+                refs.append(ref)
+            }
+        } else if let list = value as? [Any] {
+            for v in list { collectHistories(v, into: &refs) }
+        }
+    }
+
+    private static func tensorRef(_ entry: [Any]) -> KerasTensorRef? {
+        guard entry.count >= 3, let layer = entry[0] as? String, let node = entry[1] as? Int, let tensor = entry[2] as? Int else { return nil }
+        return KerasTensorRef(layer: layer, node: node, tensor: tensor)
+    }
+
+    /// `[[name, node, tensor], …]`, or Keras 3's `[name, node, tensor]` for a single endpoint.
+    private static func endpoints(_ value: Any?, file: String, what: String) throws(KerasError) -> [KerasTensorRef] {
+        guard let list = value as? [Any] else { throw .invalidConfig(file: file, message: "the model configuration has no \(what)") }
+        if let single = tensorRef(list) { return [single] }
+        var refs: [KerasTensorRef] = []
+        for case let entry as [Any] in list {
+            guard let ref = tensorRef(entry) else { throw .invalidConfig(file: file, message: "unreadable \(what)") }
+            refs.append(ref)
+        }
+        guard !refs.isEmpty else { throw .invalidConfig(file: file, message: "the model configuration has no \(what)") }
+        return refs
+    }
+}
+
+// MARK: - Reading values out of a layer's config
+
+extension KerasLayer {
+    func int(_ key: String) -> Int? { (config[key] as? NSNumber)?.intValue }
+    func bool(_ key: String, default value: Bool) -> Bool { (config[key] as? NSNumber)?.boolValue ?? value }
+    func float(_ key: String) -> Float? { (config[key] as? NSNumber)?.floatValue }
+    func string(_ key: String) -> String? { config[key] as? String }
+
+    /// A pair like `kernel_size` or `strides`, written as `[a, b]` or a single number.
+    func pair(_ key: String) -> (Int, Int)? {
+        if let n = config[key] as? NSNumber { return (n.intValue, n.intValue) }
+        if let l = config[key] as? [NSNumber], l.count == 2 { return (l[0].intValue, l[1].intValue) }
+        return nil
+    }
+
+    /// A list of numbers, or a single number as a one-element list.
+    func floats(_ key: String) -> [Float]? {
+        if let n = config[key] as? NSNumber { return [n.floatValue] }
+        if let l = config[key] as? [Any] { return Self.flatten(l) }
+        return nil
+    }
+
+    static func flatten(_ l: [Any]) -> [Float]? {
+        var out: [Float] = []
+        for v in l {
+            if let n = v as? NSNumber { out.append(n.floatValue) } else if let inner = v as? [Any], let f = flatten(inner) { out += f } else { return nil }
+        }
+        return out
+    }
+
+    /// The activation named in the config (`"relu"`), or Keras 3's serialized form.
+    var activation: String {
+        if let s = config["activation"] as? String { return s }
+        if let d = config["activation"] as? [String: Any] {
+            return (d["config"] as? [String: Any])?["name"] as? String ?? d["class_name"] as? String ?? "unknown"
+        }
+        return "linear"
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import TTLCore
+@testable import TTLHDF5
+import TTLNN
+import TTLONNX
+import XCTest
+import _TestSupport
+
+/// Export to Keras HDF5 and back. That Keras itself loads these files and predicts the same
+/// is checked by `scripts/check_keras_export.py` (tf_keras and Keras 3 are not run by the suite).
+final class KerasExportTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-keras-export-\(ProcessInfo.processInfo.processIdentifier)-\(name.hashValue)")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func run(_ m: Model, _ x: Tensor) throws -> Tensor { try m.run([m.inputs[0].name: x])[m.outputs[0]]! }
+
+    func testExportThenImportIsBitIdentical() throws {
+        for f in try KerasImportTests.manifest() {
+            let first = try KerasImportTests.load(f)
+            let url = folder.appendingPathComponent("out.h5")
+            try KerasExporter.write(first, to: url)
+            let second = try KerasImporter.load(contentsOf: url)
+            XCTAssertEqual(second.inputs, first.inputs, f.file)
+            XCTAssertEqual(Set(second.parameters.paths), Set(first.parameters.paths), f.file)
+            for path in first.parameters.paths {
+                XCTAssertTrue(second.parameters.tensor(path)?.bitwiseEqual(first.parameters.tensor(path)!) ?? false, "\(f.file): \(path)")
+                XCTAssertEqual(second.parameters[path]?.kind, first.parameters[path]?.kind, "\(f.file): \(path)")
+            }
+            let x = try NPY.readTensor(KerasImportTests.fixtures.appendingPathComponent(f.input))
+            XCTAssertTrue(try run(second, x).bitwiseEqual(try run(first, x)), "\(f.file): outputs after the round trip")
+        }
+    }
+
+    /// A PyTorch-origin (NCHW) network keeps its NCHW input and its outputs in Keras form.
+    func testONNXOriginModelsKeepTheirInputConvention() throws {
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLONNXTests/Fixtures/models")
+        for name in ["torchscript_folded_bn", "explicit_batchnorm", "efficientnet_lite_pad_clip", "grouped_conv_resnext"] {
+            let onnx = try ONNXImporter.load(contentsOf: models.appendingPathComponent(name + "/model.onnx"))
+            let url = folder.appendingPathComponent(name + ".h5")
+            try KerasExporter.write(onnx, to: url)
+            let keras = try KerasImporter.load(contentsOf: url)
+            XCTAssertEqual(keras.inputs.map(\.dimensions), onnx.inputs.map(\.dimensions), name)
+            XCTAssertEqual(keras.imageLayout, .nchw, name)
+            let x = try NPY.readTensor(models.appendingPathComponent(name + "/input.npy"))
+            let expected = try run(onnx, x)
+            assertClose(try run(keras, x), expected, atol: 1e-5, rtol: 1e-5, name)
+        }
+    }
+
+    func testUnexportableNodeIsNamedAndNothingIsWritten() throws {
+        var b = GraphBuilder(seed: 1)
+        let x = b.input("x", [nil, 3, 8, 8])
+        let c = b.conv("conv", x, in: 3, out: 4, kernel: 3)
+        let h = b.add("gate", ActivationOp(.hardSigmoid(alpha: 0.2, beta: 0.5)), [c])
+        let model = b.build(outputs: [h])
+        let url = folder.appendingPathComponent("x.h5")
+        XCTAssertThrowsError(try KerasExporter.write(model, to: url)) { e in
+            XCTAssertEqual("\(e)", "node 'gate' (HardSigmoid) cannot be written as a Keras layer: no Keras activation computes HardSigmoid the same way")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
+    }
+}
+
+/// The exported file's own layout, read back with the HDF5 layer.
+final class KerasExportLayoutTests: XCTestCase {
+    /// Keras loads a legacy file's weights by position in its rebuilt model's layer order, so
+    /// `layer_names` must list layers in exactly Keras's order: for a Keras-built ResNet, the
+    /// order Keras itself wrote.
+    func testLayerNamesFollowKerasOrder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-keras-order-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["resnet_v1_tiny.tfkeras.h5", "resnet_v2_tiny.tfkeras.h5"] {
+            let source = KerasImportTests.fixtures.appendingPathComponent(name)
+            let url = folder.appendingPathComponent(name)
+            try KerasExporter.write(try KerasImporter.load(contentsOf: source), to: url)
+            let (original, written) = try HDF5.serialized {
+                (try HDF5File.open(source).root.group("model_weights").strings("layer_names"),
+                 try HDF5File.open(url).root.group("model_weights").strings("layer_names"))
+            }
+            XCTAssertEqual(written, original, name)
+        }
+    }
+}
