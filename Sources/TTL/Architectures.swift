@@ -4,10 +4,12 @@ import TTLNN
 
 /// The built-in architectures by the names `ttl import --arch` takes.
 public enum Architectures {
+    /// Every name, sorted within each family: torchvision's, `efficientnet-lite0`, then Keras's as `keras-<name>`.
     public static var names: [String] {
         ResNet.named.keys.sorted() + ["efficientnet-lite0"] + KerasResNet.named.keys.sorted().map { "keras-" + $0 }
     }
 
+    /// The architecture `name` with untrained weights (its name in `architecture.name` metadata); nil for an unknown name.
     public static func build(_ name: String) -> Model? {
         var model: Model
         if let c = ResNet.named[name] {

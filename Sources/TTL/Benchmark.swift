@@ -5,11 +5,15 @@ import TTLNN
 
 /// Throughput of a model on random inputs, as `ttl bench` reports it.
 public struct BenchmarkResult {
+    /// Images through the model per second, in the best run.
     public var imagesPerSecond: Double
+    /// Wall time of one batch in the best run.
     public var secondsPerBatch: Double
+    /// The process's peak resident memory so far, in MiB.
     public var peakMemoryMiB: Double
 }
 
+/// Times a model as `ttl bench` does.
 public enum Benchmark {
     /// Best of `repeats` timed runs after one warm-up: inference, or (`train`) a training step
     /// (forward, cross-entropy, backward) with only the head trainable.

@@ -16,12 +16,16 @@ import TTLNN
 /// try ModelFile.save(classifier.model, to: URL(fileURLWithPath: "cones.onnx"))
 /// ```
 public struct Classifier {
+    /// The network, ending in its classification head.
     public var model: Model
+    /// Class names in output order (from the `labels` metadata, else `class 0`, `class 1`, …).
     public var labels: [String]
+    /// How images are prepared for ``model``.
     public var preprocessing: Preprocessing
     /// True when the model carried no preprocessing and ImageNet's defaults are used.
     public var usesDefaultPreprocessing: Bool
 
+    /// A classifier for `model`, reading its labels and preprocessing from its metadata.
     public init(_ model: Model) throws {
         self.model = model
         let (p, isDefault) = Self.preprocessingAndOrigin(of: model)
@@ -94,15 +98,20 @@ public struct Classifier {
 
 /// Results of `Classifier.evaluate`.
 public struct Evaluation {
+    /// Class names, indexing ``confusion``.
     public var classes: [String]
     /// `confusion[true][predicted]`
     public var confusion: [[Int]]
+    /// Images evaluated.
     public var total: Int { confusion.joined().reduce(0, +) }
+    /// Share of images whose top prediction is their class.
     public var accuracy: Double { Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(max(total, 1)) }
+    /// Of the images predicted as class `c`, the share that are `c` (0 if none is predicted so).
     public func precision(_ c: Int) -> Double {
         let predicted = confusion.reduce(0) { $0 + $1[c] }
         return predicted == 0 ? 0 : Double(confusion[c][c]) / Double(predicted)
     }
+    /// Of the images of class `c`, the share predicted as `c` (0 if there are none).
     public func recall(_ c: Int) -> Double {
         let actual = confusion[c].reduce(0, +)
         return actual == 0 ? 0 : Double(confusion[c][c]) / Double(actual)

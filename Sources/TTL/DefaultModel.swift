@@ -3,8 +3,11 @@ import Foundation
 /// The embedded default backbone (`weights/efficientnet-lite0.onnx`), found beside the
 /// checkout the binary was built in, or at `$TTL_DEFAULT_MODEL`.
 public enum DefaultModel {
+    /// The model file's name under `weights/`.
     public static let fileName = "efficientnet-lite0.onnx"
 
+    /// The model file: `$TTL_DEFAULT_MODEL`, else the first `weights/` found near the binary or
+    /// in the current folder; nil if none has it.
     public static func locate() -> URL? {
         if let env = ProcessInfo.processInfo.environment["TTL_DEFAULT_MODEL"], !env.isEmpty {
             return URL(fileURLWithPath: env)

@@ -4,17 +4,28 @@ import TTLNN
 
 /// The facts `ttl import` and `ttl show` print about a model.
 public struct ModelDescription {
+    /// The recognised built-in family (`ResNet-50`, `EfficientNet-Lite0`), if any.
     public var family: String?
+    /// Learnable scalars (buffers excluded).
     public var parameters: Int
+    /// Learnable scalars that train.
     public var trainableParameters: Int
+    /// FLOPs for one image (2 per multiply-add).
     public var flopsPerImage: Int
+    /// The model's inputs and their shapes.
     public var inputs: [InputSpec]
+    /// The input layout (`NCHW` unless the metadata says otherwise).
     public var layout: String
+    /// The source file's ONNX opset, if it came from one.
     public var opset: String?
+    /// The program that wrote the source file, if known.
     public var producer: String?
+    /// The classification head, if one is found.
     public var head: Head?
+    /// The per-layer table.
     public var summary: ModelSummary
 
+    /// Describes `model` (its summary needs a fixed input size apart from the batch).
     public init(_ model: Model) throws {
         summary = try model.summary()
         parameters = summary.totalParameters

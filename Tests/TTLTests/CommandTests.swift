@@ -26,7 +26,10 @@ final class CommandTests: XCTestCase {
     }
 
     @discardableResult
-    func ttl(_ args: String...) throws -> (status: Int32, out: String, err: String) {
+    func ttl(_ args: String...) throws -> (status: Int32, out: String, err: String) { try ttl(args) }
+
+    @discardableResult
+    func ttl(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -185,6 +188,94 @@ final class CommandTests: XCTestCase {
         let bad = try ttl("finetune", "--data", home.appendingPathComponent("nowhere").path, "--model", model)
         XCTAssertEqual(bad.status, 1)
         XCTAssertEqual(bad.err.split(separator: "\n").last, "ttl: \(home.appendingPathComponent("nowhere").path): not a folder of class folders")
+    }
+
+    /// Ctrl-C during `ttl finetune`: a checkpoint beside the output, status 130 and one line
+    /// saying how to continue; `--resume` ends with the weights and epochs of a run never stopped.
+    func testInterruptAndResume() throws {
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        let data = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLFineTuneTests/Fixtures/dataset").path
+        let args = ["finetune", "--data", data, "--model", model, "--epochs", "2000", "--lr", "0.05", "--batch-size", "8",
+                    "--resize", "squash", "--seed", "3", "--val-split", "0.25"]
+        let reference = try ttl(args + ["--output", "reference"])
+        XCTAssertEqual(reference.status, 0, reference.err)
+
+        // The handler is installed before the first line; 2000 epoch lines overflow a pipe
+        // nobody reads (64 KB), so the run is still training when the signal arrives.
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args + ["--output", "colors"]
+        var env = ProcessInfo.processInfo.environment
+        env["TTL_HOME"] = home.path
+        p.environment = env
+        let outPipe = Pipe(), errPipe = Pipe()
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        try p.run()
+        var outData = outPipe.fileHandleForReading.availableData
+        kill(p.processIdentifier, SIGINT)
+        outData += outPipe.fileHandleForReading.readDataToEndOfFile()
+        let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let out = String(decoding: outData, as: UTF8.self), err = String(decoding: errData, as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, err)
+        let epochs = out.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        let stopped = try XCTUnwrap(epochs.last.flatMap { Int($0.dropFirst(6).prefix { $0 != "/" }) })
+        XCTAssertEqual(epochs.count, stopped, "every finished epoch printed, then it stops")
+        XCTAssertLessThan(stopped, 2000)
+        let checkpoint = home.appendingPathComponent("checkpoints/colors.ttlckpt")
+        XCTAssertEqual(err.split(separator: "\n").last.map(String.init),
+                       "ttl: interrupted after epoch \(stopped)/2000; checkpoint saved in \(checkpoint.path); to continue: "
+                       + ([binary.path] + args + ["--output", "colors", "--resume"]).joined(separator: " "))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("checkpoint.json").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("models/colors.onnx").path), "no model yet")
+
+        // Other options: refused before anything runs.
+        var otherArgs = args
+        otherArgs[otherArgs.firstIndex(of: "0.05")!] = "0.1"
+        let refused = try ttl(otherArgs + ["--output", "colors", "--resume"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.out, "")
+        XCTAssertEqual(refused.err.split(separator: "\n").last.map(String.init),
+                       "ttl: \(checkpoint.path): this checkpoint is of another run (options: learningRate 0.05 in the checkpoint, 0.1 now); start over without resuming, or remove it")
+
+        let resumed = try ttl(args + ["--output", "colors", "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        let lines = resumed.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[1], "resuming after epoch \(stopped)/2000 from \(checkpoint.path)")
+        // The epochs after the stop, and the kept epoch, as in the run never stopped (timings aside).
+        func figures(_ text: String) -> [String] {
+            text.split(separator: "\n").filter { $0.hasPrefix("epoch ") || $0.hasPrefix("kept ") }.map {
+                $0.components(separatedBy: "  ").filter { !$0.hasSuffix(" s") && !$0.hasSuffix("images/s") }.joined(separator: "  ")
+                    .replacingOccurrences(of: "saved to reference", with: "saved to colors")
+            }
+        }
+        XCTAssertEqual(figures(resumed.out), Array(figures(reference.out).dropFirst(stopped)))
+        let a = try ModelFile.load(home.appendingPathComponent("models/colors.onnx"))
+        let b = try ModelFile.load(home.appendingPathComponent("models/reference.onnx"))
+        XCTAssertEqual(a.parameters.paths, b.parameters.paths)
+        for path in a.parameters.paths {
+            XCTAssertTrue(a.parameters.tensor(path)!.bitwiseEqual(b.parameters.tensor(path)!), "\(path) differs from the run never stopped")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.path), "a finished run removes its checkpoint")
+        XCTAssertEqual(try ttl(args + ["--output", "colors", "--resume"]).err.split(separator: "\n").last.map(String.init),
+                       "ttl: nothing to resume: no checkpoint at \(checkpoint.path)")
+    }
+
+    func testFineTuneInTwoPhases() throws {
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        let data = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLFineTuneTests/Fixtures/dataset").path
+        let args = ["finetune", "--data", data, "--model", model, "--resize", "squash", "--batch-size", "8", "--output", "two"]
+        let r = try ttl(args + ["--fine-tune", "--freeze-epochs", "2", "--epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.map { String($0.prefix(9)) },
+                       ["epoch 1/3", "epoch 2/3", "epoch 3/3"])
+        XCTAssertEqual(try ttl(args + ["--freeze-epochs", "2"]).err.split(separator: "\n").last, "ttl: --freeze-epochs needs --fine-tune")
+        XCTAssertEqual(try ttl(args + ["--backbone-lr", "1e-4"]).err.split(separator: "\n").last,
+                       "ttl: --backbone-lr needs --unfreeze-from or --fine-tune (otherwise the backbone is frozen)")
+        XCTAssertEqual(try ttl(args + ["--epochs", "0"]).err.split(separator: "\n").last, "ttl: epochs must be at least 1 (got 0)")
     }
 
     func testEveryCommandHelpShowsAnExample() throws {

@@ -1,9 +1,13 @@
 /// A small, fast, seedable random generator (SplitMix64), the same on every platform,
 /// so that weight initialisation, shuffling and augmentation are reproducible from a seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state of the generator: `SplitMix64(seed: g.state)` continues exactly where
+    /// `g` is (checkpoints save it to resume a shuffle sequence).
+    public private(set) var state: UInt64
+    /// A generator starting from `seed` (any value, including a saved ``state``).
     public init(seed: UInt64) { state = seed }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

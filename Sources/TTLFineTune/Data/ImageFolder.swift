@@ -5,19 +5,28 @@ import TTLCore
 
 /// A labelled image file.
 public struct Sample: Sendable, Equatable {
+    /// The image file.
     public var url: URL
+    /// Index of its class in ``ImageFolder/classes``.
     public var label: Int
+    /// A sample of `url` labelled `label`.
     public init(url: URL, label: Int) { self.url = url; self.label = label }
 }
 
 /// A dataset that cannot be used, named by its folder or file.
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
+    /// The path is not a folder.
     case notAFolder(String)
+    /// Fewer than two class folders with images (those found).
     case tooFewClasses(String, found: [String])
+    /// A class folder without one readable image.
     case emptyClass(String)
+    /// Images that cannot be read, with `strict` (each with its reason).
     case unreadableImages([String])
+    /// An image whose header claims absurd dimensions (the message names it).
     case absurdImage(String)
 
+    /// One line naming the folder or file.
     public var description: String {
         switch self {
         case let .notAFolder(p): "\(p): not a folder of class folders"
@@ -30,11 +39,17 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// A labelled image dataset: DIR/<class>/*.jpg|png, with its training and validation samples.
 public struct ImageFolder: Sendable {
+    /// File extensions read as images (lower case).
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    /// The dataset folder.
     public let root: URL
+    /// The class names: the class folders, sorted; a sample's label indexes this.
     public let classes: [String]
+    /// Training samples, by label then path.
     public var train: [Sample]
+    /// Validation samples, by label then path (empty without a split or val/ folder).
     public var validation: [Sample]
     /// Files skipped because their header could not be read (each with its reason).
     public var skipped: [String] = []

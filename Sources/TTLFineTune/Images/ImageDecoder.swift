@@ -7,10 +7,13 @@ import Foundation
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved `R G B`.
 public struct RGBImage: Sendable, Equatable {
+    /// Pixels per row.
     public var width: Int
+    /// Rows.
     public var height: Int
     /// `height · width · 3` bytes.
     public var pixels: [UInt8]
+    /// An image of `pixels`, which must hold `height · width · 3` bytes.
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * 3)
         self.width = width; self.height = height; self.pixels = pixels
@@ -19,16 +22,25 @@ public struct RGBImage: Sendable, Equatable {
 
 /// An image file that cannot be used.
 public struct ImageError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong with the file.
     public enum Reason: Equatable, Sendable {
+        /// The file cannot be read (the system's message).
         case unreadable(String)
+        /// Neither JPEG nor PNG.
         case unknownFormat
+        /// The decoder failed (its message).
         case corrupt(String)
+        /// The header claims more pixels than ``ImageDecoder/maximumSide`` or ``ImageDecoder/maximumPixels``.
         case absurdDimensions(width: Int, height: Int)
     }
+    /// The image file's path.
     public var file: String
+    /// What is wrong.
     public var reason: Reason
+    /// An error about `file`.
     public init(file: String, _ reason: Reason) { self.file = file; self.reason = reason }
 
+    /// One line naming the file.
     public var description: String {
         switch reason {
         case let .unreadable(m): "\(file): cannot read: \(m)"
@@ -39,13 +51,22 @@ public struct ImageError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Decodes JPEG and PNG files into 8-bit RGB.
 public enum ImageDecoder {
     /// Headers claiming more than this are refused before decoding.
     public static let maximumSide = 30_000
+    /// Headers claiming more pixels than this are refused before decoding.
     public static let maximumPixels = 200_000_000
 
-    public enum Format: Sendable { case jpeg, png }
+    /// The formats ttl decodes.
+    public enum Format: Sendable {
+        /// JPEG (libjpeg-turbo).
+        case jpeg
+        /// PNG (libpng).
+        case png
+    }
 
+    /// The format of an image file's bytes, from its signature; nil for anything else.
     public static func format(of data: Data) -> Format? {
         if data.starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
         if data.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
@@ -65,10 +86,12 @@ public enum ImageDecoder {
         return try decode(data, file: url.path, minimumSize: minimumSize)
     }
 
+    /// Decodes a file's bytes (`file` names it in errors); `atLeast` as in ``decode(contentsOf:atLeast:)``.
     public static func decode(_ data: Data, file: String, atLeast: (width: Int, height: Int)? = nil) throws(ImageError) -> RGBImage {
         try decode(data, file: file, minimumSize: atLeast.map { size in { _, _ in size } })
     }
 
+    /// Decodes a file's bytes (`file` names it in errors); `minimumSize` as in ``decode(contentsOf:minimumSize:)``.
     public static func decode(_ data: Data, file: String, minimumSize: ((Int, Int) -> (width: Int, height: Int))?) throws(ImageError) -> RGBImage {
         switch format(of: data) {
         case .jpeg?: return try decodeJPEG(data, file: file, minimumSize: minimumSize)

@@ -19,9 +19,11 @@ struct FNV1a {
 /// Features on disk under `folder/<backbone key>/<image key>.f32` (raw little-endian float32),
 /// with counts of what was computed and what was found.
 public final class FeatureCache: @unchecked Sendable {
+    /// Where features are kept; nil keeps nothing.
     public let folder: URL?
-    /// Images whose features the backbone computed / that came from the cache, since creation.
+    /// Images whose features the backbone computed since creation.
     public private(set) var computed = 0
+    /// Images whose features came from the cache since creation.
     public private(set) var found = 0
     private let lock = NSLock()
 
