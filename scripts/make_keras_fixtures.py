@@ -11,6 +11,10 @@ numpy==2.4.6.
                                                 # without --no-deps pip adds the 570 MB GPU wheel
     python3 scripts/make_keras_fixtures.py
 
+At its end it runs scripts/make_keras34_fixtures.py (Keras 3.4.1, installed by that script in
+isolation into $KERAS34_DIR, default /tmp/keras34, on the torch backend) for the *_keras34 files:
+.weights.h5 and .keras written before Keras 3.6, whose vars groups have no "name" attribute.
+
 tf_keras is Keras 2 (`import tf_keras`); `keras` is Keras 3 on the TensorFlow backend.
 Everything goes to Tests/TTLHDF5Tests/Fixtures/ (the folder is rewritten).
 Check any Keras file against an input/expected pair with scripts/check_keras_export.py.
@@ -18,6 +22,7 @@ Check any Keras file against an input/expected pair with scripts/check_keras_exp
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -591,6 +596,29 @@ with open(path("layouts.txt"), "w") as fh:
 with open(path("MANIFEST.json"), "w") as fh:
     json.dump(MANIFEST, fh, indent=1)
     fh.write("\n")
+
+# ---------------------------------------------------------------------------------------------
+# 7. Files from Keras 3.4.1 (another process: an isolated old keras on the torch backend). It adds
+#    its entries to MANIFEST.json and its sections to layouts.txt. Then check that this Keras 3.15
+#    reads them (by the class-counter group names) to the same outputs.
+subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_keras34_fixtures.py")],
+               check=True, env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"})
+with open(path("MANIFEST.json")) as fh:
+    keras34_entries = [e for e in json.load(fh)["fixtures"] if "keras34" in e["file"]]
+assert len(keras34_entries) == 3, [e["file"] for e in keras34_entries]
+for entry in keras34_entries:
+    x, y = np.load(path(entry["input"])), np.load(path(entry["output"]))
+    if entry["layout"] == "keras-zip":
+        reread = keras.models.load_model(path(entry["file"]), compile=False)
+    else:
+        stem = entry["file"].split(".")[0]
+        keras.utils.set_random_seed(909)
+        reread = build_k3_resnet(stem, RESNETS[stem])
+        with tempfile.TemporaryDirectory() as tmp:  # load_weights wants *.weights.h5
+            shutil.copyfile(path(entry["file"]), os.path.join(tmp, "w.weights.h5"))
+            reread.load_weights(os.path.join(tmp, "w.weights.h5"))
+    diff = assert_same(predict(reread, x), y, f"Keras {keras.__version__} reading {entry['file']}", atol=1e-5)
+    print(f"{entry['file']}: Keras {keras.__version__} reads it, max abs diff {diff:.3g}")
 
 total = sum(os.path.getsize(path(n)) for n in os.listdir(ROOT))
 print(f"wrote {len(os.listdir(ROOT))} files, {total} bytes, to {ROOT}")
