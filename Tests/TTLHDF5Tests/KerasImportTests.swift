@@ -77,11 +77,11 @@ final class KerasImportTests: XCTestCase {
         let all = try Self.manifest()
         for arch in ["resnet_v1_tiny", "resnet_v2_tiny"] {
             let models = try all.filter { $0.file.hasPrefix(arch) }.map { try Self.load($0) }
-            XCTAssertEqual(models.count, 3, arch)
+            XCTAssertEqual(models.count, 4, arch)
             let reference = models[0]
             // Keras's `load_weights`: the weights-only files onto the model rebuilt from the full file's configuration.
             let config = try KerasImporter.load(contentsOf: Self.fixtures.appendingPathComponent(arch + ".tfkeras.h5"))
-            let onConfig = try [".weights_legacy.h5", ".weights.h5"].map {
+            let onConfig = try [".weights_legacy.h5", ".weights.h5", ".weights_keras34.h5"].map {
                 try KerasImporter.loadWeights(contentsOf: Self.fixtures.appendingPathComponent(arch + $0), into: config)
             }
             for m in models.dropFirst() + onConfig {
