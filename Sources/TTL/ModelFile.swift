@@ -6,13 +6,20 @@ import TTLONNX
 
 /// Something the library cannot do with a user's file, store or request; one readable line each.
 public enum TTLError: Error, Equatable, CustomStringConvertible {
+    /// A file ttl cannot read or write in the asked format.
     case unsupportedFormat(file: String, reason: String)
+    /// A name that is neither a file nor a stored model; `known` lists the store.
     case unknownModel(String, known: [String])
+    /// A store name with characters ttl does not allow.
     case invalidName(String)
+    /// A store name already taken (without `--force`).
     case alreadyStored(String)
+    /// Reading or writing a file failed.
     case io(file: String, message: String)
+    /// A request that does not make sense (options that conflict, values out of range).
     case usage(String)
 
+    /// The one line the CLI prints.
     public var description: String {
         switch self {
         case let .unsupportedFormat(file, reason): "\(file): \(reason)"
@@ -51,7 +58,7 @@ public enum ModelFile {
         }
     }
 
-    /// Writes a model by the extension of `url`, through a temporary file renamed into place.
+    /// Writes a model by the extension of `url` (`.onnx`, `.h5`), through a temporary file renamed into place.
     public static func save(_ model: Model, to url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "onnx":
@@ -67,9 +74,12 @@ public enum ModelFile {
 /// Where `ttl import` keeps models: `$TTL_HOME/models/NAME.onnx` (default `~/.ttl`).
 /// A stored model is a self-contained ONNX file written by ttl, its facts in metadata.
 public struct ModelStore {
+    /// `$TTL_HOME`, or `~/.ttl`.
     public let root: URL
+    /// Where stored models live: `root/models`.
     public var modelsFolder: URL { root.appendingPathComponent("models") }
 
+    /// The store at `root`, else at `$TTL_HOME`, else at `~/.ttl`.
     public init(root: URL? = nil) {
         if let root {
             self.root = root
@@ -80,11 +90,13 @@ public struct ModelStore {
         }
     }
 
+    /// Letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 characters.
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix(".") && name.count <= 128
             && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
     }
 
+    /// The file a stored model lives in.
     public func file(for name: String) -> URL { modelsFolder.appendingPathComponent(name + ".onnx") }
 
     /// Stored model names, sorted.
@@ -145,6 +157,7 @@ public struct ModelStore {
         return model
     }
 
+    /// Deletes a stored model.
     public func remove(_ name: String) throws {
         guard Self.isValidName(name), FileManager.default.fileExists(atPath: file(for: name).path) else {
             throw TTLError.unknownModel(name, known: names())

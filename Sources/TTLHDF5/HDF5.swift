@@ -10,11 +10,16 @@ import TTLCore
 
 /// Something wrong with an HDF5 file, naming the file and the object path inside it.
 public enum HDF5Error: Error, Equatable, CustomStringConvertible {
+    /// The file does not start like an HDF5 file.
     case notHDF5(file: String)
+    /// No group, dataset or attribute at `path` (`group@attribute` for attributes).
     case missing(file: String, path: String)
+    /// The object exists but is not what a Keras file holds there (type, rank, size).
     case invalid(file: String, path: String, message: String)
+    /// libhdf5 failed; `message` is its innermost error.
     case library(file: String, path: String, operation: String, message: String)
 
+    /// The one line the CLI prints.
     public var description: String {
         switch self {
         case let .notHDF5(file): "\(file): not an HDF5 file"

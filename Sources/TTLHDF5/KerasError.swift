@@ -3,19 +3,26 @@
 public enum KerasError: Error, Equatable, CustomStringConvertible {
     /// The file is HDF5 but holds no Keras model or weights.
     case notKeras(file: String, message: String)
+    /// The model configuration JSON cannot be read or does not describe a model.
     case invalidConfig(file: String, message: String)
     /// Every layer ttl cannot rebuild, as `name (Class)`, all at once.
     case unsupportedLayers(file: String, layers: [String])
+    /// A layer whose configuration ttl cannot follow.
     case layer(file: String, layer: String, className: String, message: String)
+    /// A layer stores another number of weights than its configuration needs.
     case weightCount(file: String, path: String, expected: [String], found: Int)
+    /// A stored weight (`path` in the file) of another shape than the layer needs (Keras layout).
     case weightShape(file: String, path: String, expected: [Int], found: [Int])
+    /// Weights stored for layers the model does not have.
     case unusedWeights(file: String, layers: [String])
     /// A weights-only file, which needs `--arch` to say what network it belongs to.
     case needsArchitecture(file: String, known: [String])
+    /// A `.keras` archive that cannot be read.
     case zip(file: String, message: String)
     /// A graph node with no Keras layer to stand for it.
     case cannotExport(node: String, op: String, message: String)
 
+    /// The one line the CLI prints.
     public var description: String {
         switch self {
         case let .notKeras(file, message): "\(file): not a Keras model file (\(message))"
