@@ -57,7 +57,7 @@ extension TTLCommand {
             var notice: String? = nil
             let model = try ModelStore().importFile(url, as: name, replacing: force, arch: arch) { m in
                 let (p, n) = try preprocessing.apply(to: m)
-                if preprocessing.mean != nil || preprocessing.std != nil || preprocessing.resize != nil || preprocessing.size != nil {
+                if preprocessing.isSet {
                     m.metadata["preprocessing"] = p.json
                 } else {
                     notice = n
@@ -219,6 +219,10 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Per-channel standard deviation on the 0–1 scale, as R,G,B.") var std: String?
     @Option(help: "crop (shorter side to size·256/224, centre crop) or squash (whole image to size).") var resize: String?
     @Option(help: "Input size in pixels (default: the model's).") var size: Int?
+    @Option(help: "rgb, or bgr for networks trained on BGR images (Keras ResNet50/101/152); --mean and --std are then B,G,R.") var channels: String?
+
+    /// Whether any option was given.
+    var isSet: Bool { mean != nil || std != nil || resize != nil || size != nil || channels != nil }
 
     func apply(to model: Model) throws -> (Preprocessing, notice: String?) {
         var (p, notice): (Preprocessing, String?) = (Classifier.preprocessing(of: model), nil)
@@ -241,6 +245,10 @@ struct PreprocessingOptions: ParsableArguments {
             p.resize = r
         }
         if let size { p.size = size }
+        if let channels {
+            guard let c = Preprocessing.ChannelOrder(rawValue: channels) else { throw TTLError.usage("--channels takes rgb or bgr (got '\(channels)')") }
+            p.channels = c == .rgb ? nil : c
+        }
         if let s = model.imageInputSize, s.height != p.size {
             throw TTLError.usage("the model takes \(s.height)×\(s.width) images; --size \(p.size) does not fit")
         }

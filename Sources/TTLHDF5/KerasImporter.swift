@@ -25,7 +25,12 @@ public enum KerasImporter {
             }
             config = c
         }
-        return try load(contentsOf: url, configuration: config)
+        var model = try load(contentsOf: url, configuration: config)
+        if let architecture, let s = model.imageInputSize, let p = applicationPreprocessing(architecture, size: s.height) {
+            model.metadata["preprocessing"] = p
+            model.metadata["keras_model"] = architecture.lowercased()
+        }
+        return model
     }
 
     /// Reads a Keras file onto a given Keras ResNet configuration (nil: the file's own model).
@@ -86,6 +91,23 @@ public enum KerasImporter {
             return w
         }
         return try onModel(model, weights: weights, file: url.path)
+    }
+
+    /// The preprocessing Keras's applications use (`keras.applications.resnet.preprocess_input`
+    /// is "caffe": BGR, ImageNet's mean subtracted on the 0–255 scale, no scaling;
+    /// `resnet_v2.preprocess_input` is "tf": x/127.5 − 1), as ttl's `preprocessing` metadata
+    /// JSON, for a model named like a Keras application; nil for any other model.
+    static func applicationPreprocessing(_ name: String, size: Int) -> String? {
+        let n = name.lowercased()
+        if ["resnet50", "resnet101", "resnet152"].contains(n) {
+            let mean = [103.939, 116.779, 123.68].map { String(format: "%.9g", $0 / 255) }.joined(separator: ",")
+            let std = String(format: "%.9g", 1 / 255.0)
+            return "{\"channels\":\"bgr\",\"mean\":[\(mean)],\"resize\":\"squash\",\"size\":\(size),\"std\":[\(std),\(std),\(std)]}"
+        }
+        if ["resnet50v2", "resnet101v2", "resnet152v2"].contains(n) {
+            return "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":\(size),\"std\":[0.5,0.5,0.5]}"
+        }
+        return nil
     }
 
     /// A weights-only file onto a built-in Keras ResNet, matched by layer name.

@@ -83,5 +83,23 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(Preprocessing(json: p.json), p)
         XCTAssertNil(Preprocessing(json: "{\"size\": 0}"))
         XCTAssertTrue(Preprocessing.imagenet.json.hasPrefix("{\"mean\":[0.485"))
+        XCTAssertFalse(Preprocessing.imagenet.json.contains("channels"), "RGB is the default and not written")
+        let bgr = Preprocessing(size: 224, resize: .squash, mean: [0.4, 0.45, 0.5], std: [0.1, 0.2, 0.3], channels: .bgr)
+        XCTAssertEqual(Preprocessing(json: bgr.json), bgr)
+        XCTAssertTrue(bgr.json.contains("\"channels\":\"bgr\""), bgr.json)
+    }
+
+    /// BGR input is the RGB input with its channel planes reversed, each normalised with its own mean and std.
+    func testBGRChannelOrder() {
+        var rng = SplitMix64(seed: 4)
+        let image = RGBImage(width: 9, height: 7, pixels: (0 ..< 9 * 7 * 3).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        let mean: [Float] = [0.1, 0.5, 0.9], std: [Float] = [0.2, 0.3, 0.4]
+        let rgb = Preprocessing(size: 5, resize: .squash, mean: mean.reversed(), std: std.reversed()).apply(image).scalars
+        let bgr = Preprocessing(size: 5, resize: .squash, mean: mean, std: std, channels: .bgr).apply(image).scalars
+        let plane = 25
+        for c in 0 ..< 3 {
+            XCTAssertEqual(Array(bgr[c * plane ..< (c + 1) * plane]), Array(rgb[(2 - c) * plane ..< (3 - c) * plane]), "channel \(c)")
+        }
+        XCTAssertNotEqual(bgr, rgb)
     }
 }

@@ -89,3 +89,14 @@ final class KerasExportLayoutTests: XCTestCase {
         }
     }
 }
+
+final class KerasApplicationPreprocessingTests: XCTestCase {
+    /// `keras.applications.resnet.preprocess_input` ("caffe") and `resnet_v2`'s ("tf") in ttl's terms.
+    func testKnownApplicationsGetTheirPreprocessing() throws {
+        let caffe = try XCTUnwrap(KerasImporter.applicationPreprocessing("ResNet50", size: 224))
+        XCTAssertEqual(caffe, "{\"channels\":\"bgr\",\"mean\":[0.407603922,0.457956863,0.485019608],\"resize\":\"squash\",\"size\":224,\"std\":[0.00392156863,0.00392156863,0.00392156863]}")
+        XCTAssertEqual(KerasImporter.applicationPreprocessing("resnet152v2", size: 224),
+                       "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}")
+        XCTAssertNil(KerasImporter.applicationPreprocessing("model", size: 224))
+    }
+}

@@ -20,10 +20,20 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public var mean: [Float]
     /// Per-channel standard deviation on the 0–1 scale, R, G, B.
     public var std: [Float]
+    /// The order of the input's channels; nil is RGB. Keras's ResNet50/101/152 take BGR
+    /// ("caffe" preprocessing); `mean` and `std` are then given in B, G, R order.
+    public var channels: ChannelOrder?
+
+    /// The order of an image's channels in the network's input.
+    public enum ChannelOrder: String, Codable, Sendable {
+        case rgb, bgr
+    }
 
     /// ImageNet's normalisation at 224 with a centre crop unless told otherwise.
-    public init(size: Int = 224, resize: Resize = .crop, mean: [Float] = Preprocessing.imagenetMean, std: [Float] = Preprocessing.imagenetStd) {
+    public init(size: Int = 224, resize: Resize = .crop, mean: [Float] = Preprocessing.imagenetMean, std: [Float] = Preprocessing.imagenetStd,
+                channels: ChannelOrder? = nil) {
         self.size = size; self.resize = resize; self.mean = mean; self.std = std
+        self.channels = channels == .rgb ? nil : channels
     }
 
     /// ImageNet's per-channel mean, R, G, B.
@@ -33,7 +43,7 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     /// ImageNet's, at 224 with torchvision's crop.
     public static let imagenet = Preprocessing()
 
-    /// The metadata value: `{"mean":[…],"resize":"crop","size":224,"std":[…]}`.
+    /// The metadata value: `{"mean":[…],"resize":"crop","size":224,"std":[…]}` (and `"channels":"bgr"` when BGR).
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -72,13 +82,15 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         let top = resize == .crop ? Int((Double(outH - size) / 2).rounded(.toNearestOrEven)) : 0
         let left = resize == .crop ? Int((Double(outW - size) / 2).rounded(.toNearestOrEven)) : 0
         let plane = size * size
+        let bgr = channels == .bgr
         return Tensor(uninitialized: [3, size, size]) { out in
             for c in 0 ..< 3 {
                 let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]
+                let source = bgr ? 2 - c : c
                 for y in 0 ..< size {
                     let row = (top + y) * outW
                     for x in 0 ..< size {
-                        out[c * plane + y * size + x] = resized[(row + left + x) * 3 + c] * scale - shift
+                        out[c * plane + y * size + x] = resized[(row + left + x) * 3 + source] * scale - shift
                     }
                 }
             }
