@@ -131,11 +131,9 @@ final class HDF5Group {
 
     /// What `name` is, or nil when nothing (or something else) is there.
     func kind(of name: String) -> Kind? {
-        switch ttl_h5_object_kind(id, name) {
-        case 1: .group
-        case 2: .dataset
-        default: { _ = HDF5.lastError(); return nil }()
-        }
+        let kind = ttl_h5_object_kind(id, name)
+        if kind == 0 { _ = HDF5.lastError() }  // a failed lookup leaves a message on HDF5's stack
+        return kind == 1 ? .group : kind == 2 ? .dataset : nil
     }
 
     /// The names of the links in this group, in HDF5's name order (not creation order:
