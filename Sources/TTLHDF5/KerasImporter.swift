@@ -110,7 +110,7 @@ public enum KerasImporter {
         return nil
     }
 
-    /// A weights-only file onto a built-in Keras ResNet, matched by layer name.
+    /// A weights-only file onto a built-in Keras ResNet, matched by layer name (or by position).
     static func onArchitecture(_ c: KerasResNet.Configuration, weights: KerasWeights, file: String) throws -> Model {
         try onModel(KerasResNet.build(c), weights: weights, file: file)
     }
@@ -122,6 +122,15 @@ public enum KerasImporter {
             // The model as Keras would list its layers, to tell which class-numbered group is which.
             var writer = try KerasLayerWriter(model)
             weights = weights.resolvingClassKeys(try writer.layers().map { ($0.name, $0.className) })
+        }
+        let stored = weights.layers.filter { !(weights.byLayer[$0] ?? []).isEmpty }
+        if !stored.allSatisfy({ model.node(named: $0) != nil }) {
+            // Layer names from another era of the same network (Keras 2.2's `res2a_branch2a` for
+            // `conv2_block1_1_conv`): Keras's own loader goes by position, and so does this one when
+            // the file holds exactly as many weighted layers as the model.
+            var writer = try KerasLayerWriter(model)
+            let slots = try writer.layers().filter { !$0.weights.isEmpty }.map(\.name)
+            if slots.count == stored.count { weights = weights.renamed(Dictionary(uniqueKeysWithValues: zip(stored, slots))) }
         }
         var tree = ParameterTree()
         var unknown: [String] = []

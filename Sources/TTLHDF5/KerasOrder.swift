@@ -60,6 +60,18 @@ extension KerasWeights {
     /// Keras 3 before 3.6 named its weight groups by class and counter only (`conv2d_3`), with
     /// no `name` attribute: the counters run over `model.layers` in order, so the layers of
     /// the model, in that order with their classes, tell which group is which layer.
+    /// The same weights under other layer names (`old → new`; names not listed stay).
+    func renamed(_ names: [String: String]) -> KerasWeights {
+        var w = KerasWeights()
+        for old in layers {
+            let new = names[old] ?? old
+            w.layers.append(new)
+            w.byLayer[new] = byLayer[old]
+            w.groupPath[new] = groupPath[old]
+        }
+        return w
+    }
+
     func resolvingClassKeys(_ layers: [(name: String, className: String)]) -> KerasWeights {
         guard classKeyed else { return self }
         var seen: [String: Int] = [:]
@@ -70,13 +82,6 @@ extension KerasWeights {
             seen[base] = n + 1
             keyToName[n == 0 ? base : "\(base)_\(n)"] = l.name
         }
-        var w = KerasWeights()
-        for key in self.layers {
-            let name = keyToName[key] ?? key
-            w.layers.append(name)
-            w.byLayer[name] = byLayer[key]
-            w.groupPath[name] = groupPath[key]
-        }
-        return w
+        return renamed(keyToName)
     }
 }

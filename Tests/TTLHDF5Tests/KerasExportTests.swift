@@ -100,3 +100,40 @@ final class KerasApplicationPreprocessingTests: XCTestCase {
         XCTAssertNil(KerasImporter.applicationPreprocessing("model", size: 224))
     }
 }
+
+final class KerasPositionalWeightsTests: XCTestCase {
+    /// A weights-only file whose layer names are not the model's (an older naming of the same
+    /// network) loads by position, as Keras's own loader does; with a layer too few it is refused.
+    func testOtherLayerNamesLoadByPosition() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-keras-positional-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let f = try XCTUnwrap(try KerasImportTests.manifest().first { $0.file == "resnet_v1_tiny.weights_legacy.h5" })
+        let reference = try KerasImportTests.load(f)
+        let source = KerasImportTests.fixtures.appendingPathComponent(f.file)
+        for dropLast in [false, true] {
+            let url = folder.appendingPathComponent("renamed.h5")
+            try HDF5.serialized {
+                var weights = try XCTUnwrap(try KerasWeights.read(try HDF5File.open(source).root))
+                if dropLast { weights.layers.removeLast() }
+                let file = try HDF5File.create(url)
+                try file.root.write(strings: weights.layers.indices.map { "layer_\($0)" }, as: "layer_names")
+                for (i, layer) in weights.layers.enumerated() {
+                    let g = try file.root.createGroup("layer_\(i)")
+                    let stored = weights.byLayer[layer] ?? []
+                    try g.write(strings: stored.indices.map { "w\($0)" }, as: "weight_names")
+                    for (k, w) in stored.enumerated() { try g.write(w.tensor, as: "w\(k)") }
+                }
+                try file.flush()
+            }
+            if dropLast {
+                XCTAssertThrowsError(try KerasImporter.load(contentsOf: url, configuration: f.architecture))
+            } else {
+                let model = try KerasImporter.load(contentsOf: url, configuration: f.architecture)
+                for path in reference.parameters.paths {
+                    XCTAssertTrue(model.parameters.tensor(path)?.bitwiseEqual(reference.parameters.tensor(path)!) ?? false, path)
+                }
+            }
+        }
+    }
+}
