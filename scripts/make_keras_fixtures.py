@@ -458,6 +458,53 @@ for seed, (stem, arch) in enumerate(RESNETS.items(), start=5):
     print(f"{stem}: {copied} layers with weights, Keras 3 vs tf_keras max abs diff {k3_diff:.3g}")
 
 # ---------------------------------------------------------------------------------------------
+# 5b. An EfficientNet/MobileNet-style block: swish, a squeeze-and-excitation branch through
+#     Reshape((1, 1, C)), a strided 'same' convolution, GlobalMaxPooling2D; tf_keras .h5 and a
+#     Keras 3 .keras (whose Reshape and activations are serialized in Keras 3's forms).
+
+
+def build_blocks_model(K):
+    L = K.layers
+    inp = K.Input(shape=(16, 16, 3))
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inp)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("swish")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("swish")(x)
+    se = L.GlobalAveragePooling2D()(x)
+    se = L.Reshape((1, 1, 16))(se)
+    se = L.Conv2D(4, 1, activation="swish")(se)
+    se = L.Conv2D(16, 1, activation="sigmoid")(se)
+    x = L.Multiply()([x, se])
+    x = L.Conv2D(8, 1, use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    v = L.Reshape((-1,))(L.GlobalAveragePooling2D(keepdims=True)(x))
+    x = L.GlobalMaxPooling2D()(x)
+    x = L.Add()([x, v])
+    out = L.Dense(4, activation="softmax")(x)
+    return K.Model(inp, out)
+
+
+for K, framework, file, layout in [(tf_keras, "tf_keras", "blocks_tfkeras.h5", "full-h5-tfkeras"),
+                                   (keras, "keras", "blocks.keras", "keras-zip")]:
+    K.utils.set_random_seed(303)
+    m = build_blocks_model(K)
+    randomise(m, np.random.default_rng(3003))
+    stem = file.replace(".", "_").replace("_h5", "").replace("_keras", "_keras3") if framework == "keras" else "blocks_tfkeras"
+    x = image_batch(33, (2, 16, 16, 3))
+    y = predict(m, x)
+    if framework == "tf_keras":
+        m.save(path(file), save_format="h5")
+        again = tf_keras.models.load_model(path(file), compile=False)
+    else:
+        m.save(path(file))
+        again = keras.models.load_model(path(file), compile=False)
+    assert_same(predict(again, x), y, "reload " + file)
+    write_io(stem, x, y)
+    add_fixture(file, layout, framework, stem, x, y)
+
+# ---------------------------------------------------------------------------------------------
 # 6. Broken files made with h5py from copies of a good full-model file. The source is the small
 #    flatten_tfkeras.h5 (Sequential, 17 KB): copies of layers_tfkeras.h5 (105 KB each, almost all
 #    HDF5 group overhead) pushed the folder past 2 MB. Every other part of the copy stays valid.

@@ -236,10 +236,20 @@ struct KerasLayerWriter {
             } else {
                 result = (emit(n.name, "GlobalAveragePooling2D", ["data_format": "channels_last", "keepdims": true], [source]), .nhwc)
             }
+        case is ReshapeOp where shapes[n.outputs[0]]?.dimensions != shapes[x].map({ [$0[0], $0.count / max($0[0], 1)] }):
+            // Keras reshapes its own (channels-last) order: hand it ttl's value as it is and take
+            // the result as it is, except for 1×1 images, where both orders are one.
+            guard let out = shapes[n.outputs[0]], out.rank == 2 || out.rank == 4 else { throw fail(n, "only reshapes to vectors or images map to Keras's Reshape") }
+            if out.rank == 4 && out[2] * out[3] == 1 {
+                result = (emit(n.name, "Reshape", ["target_shape": [1, 1, out[1]]], [try tensor(x, rank == 4 ? .nhwc : .same, for: n)]), .nhwc)
+            } else {
+                result = (emit(n.name, "Reshape", ["target_shape": Array(out.dimensions.dropFirst())], [try tensor(x, .same, for: n)]), .same)
+            }
         case is FlattenOp, is ReshapeOp:
-            // A reshape is exported when it flattens (`[N, C, 1, 1]` → `[N, C]`, as exporters write global pooling).
-            let flattens = (n.operation as? FlattenOp)?.axis == 1 || shapes[n.outputs[0]]?.dimensions == shapes[x].map { [$0[0], $0.count / max($0[0], 1)] }
-            guard flattens, rank == 4 || rank == 2 else { throw fail(n, "only flattening everything but the batch maps to Keras's Flatten") }
+            // A reshape that flattens (`[N, C, 1, 1]` → `[N, C]`, as exporters write global pooling) is a Flatten.
+            guard (n.operation as? FlattenOp).map({ $0.axis == 1 }) ?? true, rank == 4 || rank == 2 else {
+                throw fail(n, "only flattening everything but the batch maps to Keras's Flatten")
+            }
             if rank == 2 {
                 result = (emit(n.name, "Flatten", ["data_format": "channels_last"], [try tensor(x, .same, for: n)]), .same)
             } else {

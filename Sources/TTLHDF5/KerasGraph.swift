@@ -11,8 +11,8 @@ import TTLNN
 /// Layers ttl rebuilds from a configuration.
 let supportedKerasLayers: Set<String> = [
     "InputLayer", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
-    "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Add", "Multiply", "Subtract",
-    "Dense", "Flatten", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
+    "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Multiply",
+    "Subtract", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
 ]
 
 /// Activations ttl runs (as a layer's `activation` or an `Activation` layer).
@@ -168,6 +168,13 @@ struct KerasGraphBuilder {
             if l.bool("keepdims", default: false) { return try value(l, l.name, GlobalAvgPoolOp(), [x!]) }
             let pooled = try value(l, l.name, GlobalAvgPoolOp(), [x!])
             return try value(l, l.name + "_flatten", FlattenOp(axis: 1), [pooled])
+        case "GlobalMaxPooling2D":
+            guard x!.shape.rank == 4 else { throw fail(l, "expected a 4-D input") }
+            let window = Window2D(kernel: Size2D(x!.shape[2], x!.shape[3]))
+            if l.bool("keepdims", default: false) { return try value(l, l.name, MaxPoolOp(window), [x!]) }
+            let pooled = try value(l, l.name, MaxPoolOp(window), [x!])
+            return try value(l, l.name + "_flatten", FlattenOp(axis: 1), [pooled])
+        case "Reshape": return try reshape(l, x!)
         case "Add", "Multiply", "Subtract":
             guard ins.count >= 2, l.className != "Subtract" || ins.count == 2 else { throw fail(l, "expected two or more inputs, got \(ins.count)") }
             let op: Binary.Op = l.className == "Add" ? .add : l.className == "Multiply" ? .mul : .sub
@@ -320,6 +327,29 @@ struct KerasGraphBuilder {
         if useBias { ins.append(constant(l.name + ".bias", w[1], kind: .parameter)) }
         let y = try value(l, l.name, GemmOp(Gemm.Options(transposeB: true)), ins)
         return try activate(l, y, l.activation, name: l.name + "_" + l.activation)
+    }
+
+    /// Keras Reshape, which reads and writes channels-last order: through NHWC where the data
+    /// order differs from ttl's, straight through where it does not (1×1 images, as in the
+    /// squeeze-and-excitation blocks of EfficientNet: `[N, C]` ↔ `[N, 1, 1, C]`).
+    mutating func reshape(_ l: KerasLayer, _ x: (name: String, shape: Shape)) throws -> (name: String, shape: Shape) {
+        guard let raw = l.config["target_shape"] as? [NSNumber] else { throw fail(l, "no target_shape") }
+        var target = raw.map(\.intValue)
+        let s = x.shape
+        let count = s.count / max(s[0], 1)
+        if let i = target.firstIndex(of: -1) {
+            let known = target.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
+            guard known > 0, count % known == 0 else { throw fail(l, "cannot reshape \(s) to \(target)") }
+            target[i] = count / known
+        }
+        guard target.allSatisfy({ $0 > 0 }), target.reduce(1, *) == count else { throw fail(l, "cannot reshape \(s) to \(target)") }
+        guard target.count == 1 || target.count == 3 else { throw fail(l, "only reshapes to vectors or images are supported (target \(target))") }
+        var y = x
+        if s.rank == 4 && s[2] * s[3] > 1 { y = try value(l, l.name + "_to_nhwc", TransposeOp(KerasToTTL.nchwToNHWC), [y]) }
+        if target.count == 1 { return try value(l, l.name, ReshapeOp([0, target[0]]), [y]) }
+        if target[0] * target[1] == 1 { return try value(l, l.name, ReshapeOp([0, target[2], 1, 1]), [y]) }
+        let nhwc = try value(l, l.name + "_nhwc", ReshapeOp([0] + target), [y])
+        return try value(l, l.name, TransposeOp(KerasToTTL.nhwcToNCHW), [nhwc])
     }
 
     /// A per-channel (or single) constant shaped to broadcast against `x` in ttl's layout.
