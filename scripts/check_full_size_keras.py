@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Full-size Keras check (not run by CI): a Keras-applications ResNet50 and ResNet50V2 with random
-weights (batch-norm statistics randomised), saved by tf_keras as a full .h5 and as weights only;
-`ttl import` reads both (the weights-only one with --arch), `ttl run` must match tf_keras's
-prediction, and `ttl export` must give a file tf_keras and Keras 3 load and that predicts the same.
+"""Full-size Keras check (not run by CI): Keras-applications ResNet50, ResNet50V2, MobileNetV2 and
+EfficientNetB0 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
+.h5 (and the ResNets as weights only); `ttl import` reads them (the weights-only ones with --arch),
+`ttl run` must match tf_keras's prediction, and `ttl export` must give a file tf_keras and Keras 3
+load and that predicts the same.
 
 Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras==3.15.1,
 h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl]
@@ -23,7 +24,10 @@ rng = np.random.default_rng(0)
 failed = False
 with tempfile.TemporaryDirectory() as tmp:
     env = dict(os.environ, TTL_HOME=os.path.join(tmp, "home"))
-    for name, build in [("resnet50", tf_keras.applications.ResNet50), ("resnet50v2", tf_keras.applications.ResNet50V2)]:
+    for name, build, arch in [("resnet50", tf_keras.applications.ResNet50, "resnet50"),
+                              ("resnet50v2", tf_keras.applications.ResNet50V2, "resnet50v2"),
+                              ("mobilenetv2", tf_keras.applications.MobileNetV2, None),
+                              ("efficientnetb0", tf_keras.applications.EfficientNetB0, None)]:
         model = build(weights=None)
         for layer in model.layers:
             if isinstance(layer, tf_keras.layers.BatchNormalization):
@@ -35,7 +39,10 @@ with tempfile.TemporaryDirectory() as tmp:
         model.save(full, save_format="h5")
         model.save_weights(weights)
         np.save(os.path.join(tmp, "x.npy"), x)
-        for label, args in [("full .h5", [full, "--name", name]), ("weights-only + --arch", [weights, "--arch", name, "--name", name + "w"])]:
+        runs = [("full .h5", [full, "--name", name])]
+        if arch:
+            runs.append(("weights-only + --arch", [weights, "--arch", arch, "--name", name + "w"]))
+        for label, args in runs:
             subprocess.run([ttl, "import", *args], env=env, check=True, stdout=subprocess.DEVNULL)
             out = os.path.join(tmp, "y.npy")
             subprocess.run([ttl, "run", args[-1], "--input", os.path.join(tmp, "x.npy"), "--output", out], env=env, check=True)

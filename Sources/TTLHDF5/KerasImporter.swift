@@ -95,8 +95,9 @@ public enum KerasImporter {
 
     /// The preprocessing Keras's applications use (`keras.applications.resnet.preprocess_input`
     /// is "caffe": BGR, ImageNet's mean subtracted on the 0–255 scale, no scaling;
-    /// `resnet_v2.preprocess_input` is "tf": x/127.5 − 1), as ttl's `preprocessing` metadata
-    /// JSON, for a model named like a Keras application; nil for any other model.
+    /// `resnet_v2`'s and `mobilenet(_v2)`'s are "tf": x/127.5 − 1; EfficientNet takes 0–255
+    /// pixels), as ttl's `preprocessing` metadata JSON, for a model named like a Keras
+    /// application; nil for any other model.
     static func applicationPreprocessing(_ name: String, size: Int) -> String? {
         let n = name.lowercased()
         if ["resnet50", "resnet101", "resnet152"].contains(n) {
@@ -104,8 +105,13 @@ public enum KerasImporter {
             let std = String(format: "%.9g", 1 / 255.0)
             return "{\"channels\":\"bgr\",\"mean\":[\(mean)],\"resize\":\"squash\",\"size\":\(size),\"std\":[\(std),\(std),\(std)]}"
         }
-        if ["resnet50v2", "resnet101v2", "resnet152v2"].contains(n) {
+        if ["resnet50v2", "resnet101v2", "resnet152v2"].contains(n) || n.hasPrefix("mobilenetv2_") || n.hasPrefix("mobilenet_") {
             return "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":\(size),\"std\":[0.5,0.5,0.5]}"
+        }
+        if n.hasPrefix("efficientnetb") {
+            // EfficientNet rescales and normalises inside the model: it takes pixels, 0–255.
+            let std = String(format: "%.9g", 1 / 255.0)
+            return "{\"mean\":[0,0,0],\"resize\":\"squash\",\"size\":\(size),\"std\":[\(std),\(std),\(std)]}"
         }
         return nil
     }

@@ -97,6 +97,10 @@ final class KerasApplicationPreprocessingTests: XCTestCase {
         XCTAssertEqual(caffe, "{\"channels\":\"bgr\",\"mean\":[0.407603922,0.457956863,0.485019608],\"resize\":\"squash\",\"size\":224,\"std\":[0.00392156863,0.00392156863,0.00392156863]}")
         XCTAssertEqual(KerasImporter.applicationPreprocessing("resnet152v2", size: 224),
                        "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}")
+        XCTAssertEqual(KerasImporter.applicationPreprocessing("mobilenetv2_1.00_224", size: 224),
+                       "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}")
+        XCTAssertEqual(KerasImporter.applicationPreprocessing("efficientnetb3", size: 300),
+                       "{\"mean\":[0,0,0],\"resize\":\"squash\",\"size\":300,\"std\":[0.00392156863,0.00392156863,0.00392156863]}")
         XCTAssertNil(KerasImporter.applicationPreprocessing("model", size: 224))
     }
 }
