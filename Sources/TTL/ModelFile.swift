@@ -35,6 +35,12 @@ public enum TTLError: Error, Equatable, CustomStringConvertible {
 
 /// Reading and writing model files by their extension.
 public enum ModelFile {
+    /// Called with a Keras file (and `arch`) before it is read. libhdf5 1.10 can crash on some
+    /// damaged files (it trusts the lengths stored with variable-length strings); the `ttl`
+    /// command sets this to read the file in a child process first, so that such a file
+    /// becomes an error instead of a crash. Nil (no check) by default.
+    nonisolated(unsafe) public static var kerasFileCheck: ((URL, String?) throws -> Void)?
+
     /// The extensions ttl reads.
     public static let readable = ["onnx", "h5", "keras"]
 
@@ -49,6 +55,7 @@ public enum ModelFile {
             model.metadata["source"] = url.lastPathComponent
             return model
         case "h5", "keras":
+            try kerasFileCheck?(url, arch)
             var model = try KerasImporter.load(contentsOf: url, architecture: arch.map { $0.hasPrefix("keras-") ? String($0.dropFirst(6)) : $0 })
             model.metadata["source"] = url.lastPathComponent
             if let arch { model.metadata["architecture.name"] = arch.hasPrefix("keras-") ? arch : "keras-" + arch }

@@ -143,6 +143,17 @@ final class CommandTests: XCTestCase {
         let weightsOnly = keras.appendingPathComponent("resnet_v1_tiny.weights.h5").path
         XCTAssertEqual(try ttl("import", weightsOnly).err,
                        "ttl: \(weightsOnly): holds weights only; name the architecture with --arch (resnet101, resnet101v2, resnet152, resnet152v2, resnet50, resnet50v2)\n")
+        // One byte of flatten_tfkeras.h5's variable-length string storage changed: libhdf5 1.10
+        // crashes reading it (found by flipping bytes; if the fixture is ever regenerated with
+        // other bytes, find another such offset). ttl reads Keras files in a child process first.
+        var damaged = try Data(contentsOf: keras.appendingPathComponent("flatten_tfkeras.h5"))
+        XCTAssertEqual(damaged[3961], 0)
+        damaged[3961] = 0xAA
+        let damagedURL = home.appendingPathComponent("damaged.h5")
+        try damaged.write(to: damagedURL)
+        let crash = try ttl("import", damagedURL.path)
+        XCTAssertEqual(crash.status, 1)
+        XCTAssertEqual(crash.err, "ttl: \(damagedURL.path): damaged HDF5 file: libhdf5 crashed reading it\n")
         XCTAssertEqual(try ttl("list").out, "kr  0.1 MB\nkr2  0.1 MB\n", "store unchanged by the failures")
     }
 
