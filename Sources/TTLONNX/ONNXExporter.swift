@@ -6,8 +6,12 @@ import SwiftProtobuf
 import TTLCore
 import TTLNN
 
+/// Writes a ``Model`` as an ONNX model: float32 initializers under the parameter paths,
+/// nodes under their names, metadata as `metadata_props`.
 public enum ONNXExporter {
+    /// The ai.onnx opset of written files.
     public static let opset = 17
+    /// The ONNX IR version of written files.
     public static let irVersion = 8
 
     /// The model as an ONNX ModelProto's bytes. Throws for an operation ONNX cannot express.

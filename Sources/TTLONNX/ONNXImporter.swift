@@ -11,6 +11,8 @@ import SwiftProtobuf
 import TTLCore
 import TTLNN
 
+/// Reads ONNX models into ``Model``s: weights become ``ParameterTree`` entries under their
+/// ONNX names, and nodes keep their names, so that export then import gives the same model.
 public enum ONNXImporter {
     /// The ai.onnx opsets ttl reads: 7–28 (all that onnx 1.23 defines), and the older opsets
     /// of the ONNX backend test cases (legacy `broadcast` attributes are honoured).

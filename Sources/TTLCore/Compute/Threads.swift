@@ -8,6 +8,7 @@ import Synchronization
 public enum ComputeThreads {
     private static let state = Mutex<Int?>(nil)
 
+    /// The thread count; a value below 1 is stored as 1.
     public static var count: Int {
         get {
             state.withLock { current in

@@ -4,6 +4,7 @@
 /// extent clipped to the padded input (padding counts, the ceil-mode overhang does not);
 /// without it, only the input elements under the window count.
 public enum AvgPool2D {
+    /// The mean over each window (see ``AvgPool2D`` for the divisor).
     /// - Parameter input: `[N, C, H, W]`
     /// - Returns: `[N, C, H_out, W_out]`
     public static func forward(_ input: Tensor, window: Window2D, countIncludePad: Bool) -> Tensor {

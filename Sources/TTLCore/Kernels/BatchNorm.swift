@@ -10,11 +10,17 @@
 // where the running variance takes the *unbiased* batch variance (× m / (m − 1)).
 // Keras's `momentum` is the weight of the old value instead: Keras m ↔ ttl 1 − m.
 
+/// Batch normalization over axis 1 of `[N, C, H, W]` or `[N, C]`: `y = (x − μ) / √(σ² + ε) · γ + β`.
+/// Training updates the running statistics as PyTorch does: `running ← (1 − momentum) · running + momentum · batch`,
+/// with the unbiased batch variance. Keras's momentum `m` is `1 − m` here.
 public enum BatchNorm {
     /// The per-channel parameters and statistics; each is `[C]`.
     public struct Parameters {
+        /// γ, β, and the running mean and variance, each `[C]`.
         public var scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor
+        /// Added to the variance before its square root.
         public var epsilon: Float
+        /// Parameters from their four `[C]` tensors and ε.
         public init(scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) {
             self.scale = scale; self.bias = bias; self.mean = mean; self.variance = variance; self.epsilon = epsilon
         }

@@ -3,6 +3,7 @@
 // Adjacent dimensions that broadcast the same way are merged first, so `[N, C, H, W] + [1, C, 1, 1]`
 // runs as `[N, C, H·W]` with an inner loop over whole planes.
 
+/// NumPy-style broadcasting: shapes align on the right, and a dimension of 1 (or a missing one) repeats.
 public enum Broadcast {
     /// The broadcast shape of `a` and `b`, or nil when they are incompatible.
     public static func shape(_ a: Shape, _ b: Shape) -> Shape? {
@@ -87,8 +88,10 @@ public enum Broadcast {
 
 /// Elementwise binary arithmetic with broadcasting (ONNX Add/Sub/Mul/Div).
 public enum Binary {
+    /// The arithmetic operation.
     public enum Op: String, Sendable, CaseIterable { case add, sub, mul, div }
 
+    /// Applies `op` elementwise, broadcasting `a` and `b` against each other.
     /// - Parameters: `a` and `b` of broadcast-compatible shapes.
     /// - Returns: the broadcast shape.
     public static func forward(_ op: Op, _ a: Tensor, _ b: Tensor) -> Tensor {

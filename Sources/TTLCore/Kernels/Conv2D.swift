@@ -11,11 +11,16 @@
 
 /// Options of a 2-D convolution.
 public struct Conv2DOptions: Hashable, Sendable {
+    /// Step of the window along H and W.
     public var stride: Size2D
+    /// Spacing of the kernel taps along H and W (1: adjacent).
     public var dilation: Size2D
+    /// Zero padding on each side of the input plane.
     public var padding: Padding2D
+    /// Channel groups: output group g reads only input group g (`groups == C_in` is depthwise).
     public var groups: Int
 
+    /// Options; the defaults are stride 1, dilation 1, no padding and one group.
     public init(stride: Size2D = Size2D(1), dilation: Size2D = Size2D(1), padding: Padding2D = .zero, groups: Int = 1) {
         self.stride = stride; self.dilation = dilation; self.padding = padding; self.groups = groups
     }
@@ -25,6 +30,8 @@ public struct Conv2DOptions: Hashable, Sendable {
     }
 }
 
+/// 2-D convolution (cross-correlation, as PyTorch and ONNX define it), forward and backward:
+/// input `[N, C_in, H, W]`, weight `[C_out, C_in / groups, kH, kW]`, output `[N, C_out, H_out, W_out]`.
 public enum Conv2D {
     /// The output shape, checking that input, weight and options agree.
     /// - Parameters:

@@ -1,9 +1,13 @@
 /// General matrix multiply, ONNX Gemm: `Y = alpha · op(A) · op(B) + beta · C`.
 /// A PyTorch `Linear(in, out)` is `Gemm(x, W, b, transposeB: true)` with `W: [out, in]`.
 public enum Gemm {
+    /// How the operands are read and scaled.
     public struct Options: Hashable, Sendable {
+        /// Whether A is stored `[K, M]` rather than `[M, K]`, and B `[N, K]` rather than `[K, N]`.
         public var transposeA: Bool, transposeB: Bool
+        /// The factors of `op(A) · op(B)` and of `C`.
         public var alpha: Float, beta: Float
+        /// Options; the defaults are ONNX's: no transposes, alpha and beta 1.
         public init(transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1, beta: Float = 1) {
             self.transposeA = transposeA; self.transposeB = transposeB; self.alpha = alpha; self.beta = beta
         }
@@ -18,6 +22,7 @@ public enum Gemm {
         return (m, k, n)
     }
 
+    /// `alpha · op(A) · op(B) + beta · C` through BLAS.
     /// - Parameters:
     ///   - a: `[M, K]`, or `[K, M]` when `transposeA`
     ///   - b: `[K, N]`, or `[N, K]` when `transposeB`

@@ -1,5 +1,6 @@
 /// Global average pooling: the mean of each channel plane.
 public enum GlobalAvgPool {
+    /// The mean of each `[H, W]` plane.
     /// - Parameter input: `[N, C, H, W]`
     /// - Returns: `[N, C, 1, 1]`
     public static func forward(_ input: Tensor) -> Tensor {
@@ -18,6 +19,7 @@ public enum GlobalAvgPool {
         }
     }
 
+    /// Spreads each output gradient evenly over its plane.
     /// - Parameter outputGradient: `[N, C, 1, 1]`
     /// - Returns: `inputShape`, each element dy / (H·W)
     public static func backward(outputGradient: Tensor, inputShape s: Shape) -> Tensor {

@@ -1,5 +1,6 @@
 /// Hard swish, `x · max(0, min(1, x/6 + 1/2))` (ONNX HardSwish, PyTorch hardswish). Any shape.
 public enum HardSwish {
+    /// The hard swish of each element; same shape as `x`.
     public static func forward(_ x: Tensor) -> Tensor {
         x.map { $0 * min(1, max(0, $0 / 6 + 0.5)) }
     }

@@ -5,6 +5,7 @@ public enum MaxPool2D {
     /// its input plane. `[N, C, H_out, W_out]` as Int32.
     public struct Cache { public var argmax: [Int32]; public var inputShape: Shape }
 
+    /// The maximum over each window's taps that fall inside the input.
     /// - Parameters:
     ///   - input: `[N, C, H, W]`
     ///   - recordArgmax: false at inference, where backward will not run

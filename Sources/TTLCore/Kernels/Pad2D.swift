@@ -1,5 +1,6 @@
 /// Constant padding of the two spatial axes (ONNX Pad on H and W, Keras ZeroPadding2D).
 public enum Pad2D {
+    /// Surrounds each `[H, W]` plane with `value`.
     /// - Parameter input: `[N, C, H, W]`
     /// - Returns: `[N, C, H + top + bottom, W + left + right]`, the border filled with `value`
     public static func forward(_ input: Tensor, padding p: Padding2D, value: Float = 0) -> Tensor {

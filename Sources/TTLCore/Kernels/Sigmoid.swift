@@ -6,6 +6,7 @@ public enum Sigmoid {
         // Split by sign so that exp never overflows.
         v >= 0 ? 1 / (1 + expf(-v)) : { let e = expf(v); return e / (1 + e) }()
     }
+    /// The sigmoid of each element, computed so that `exp` never overflows; same shape as `x`.
     public static func forward(_ x: Tensor) -> Tensor { x.map(scalar) }
     /// dx = dy · y · (1 − y), from the forward *output* y.
     public static func backward(outputGradient dy: Tensor, output y: Tensor) -> Tensor {

@@ -9,6 +9,7 @@ public enum Softmax {
         return (s.dimensions[..<a].reduce(1, *), s[a], s.dimensions[(a + 1)...].reduce(1, *))
     }
 
+    /// `exp(x − max) / Σ exp(x − max)` over each slice along `axis` (negative counts from the end).
     /// - Returns: same shape as `input`, each slice along `axis` summing to 1.
     public static func forward(_ input: Tensor, axis: Int = -1) -> Tensor {
         let (outer, len, inner) = split(input.shape, axis)
@@ -52,6 +53,7 @@ public enum SoftmaxCrossEntropy {
     /// What backward needs: the softmax probabilities `[N, C]`.
     public struct Cache { public var probabilities: Tensor }
 
+    /// The mean smoothed cross-entropy of the batch, and the probabilities for backward.
     /// - Parameters:
     ///   - logits: `[N, C]`
     ///   - labels: N class indices in `0 ..< C`

@@ -1,5 +1,6 @@
 /// Axis permutation (ONNX Transpose, `torch.permute`): output axis i is input axis `permutation[i]`.
 public enum Transpose {
+    /// The elements of `input` with its axes permuted (a copy, unless the permutation is the identity).
     /// - Parameters:
     ///   - input: any shape `[d0, d1, …]`
     ///   - permutation: a permutation of `0 ..< rank`
@@ -39,12 +40,15 @@ public enum Transpose {
 
 /// Reshape (ONNX Reshape, `view`): the same elements in another shape; a view, no copy.
 public enum Reshape {
+    /// `input` viewed in `shape`, which must hold the same number of elements.
     public static func forward(_ input: Tensor, to shape: Shape) -> Tensor { input.reshaped(shape) }
+    /// The output gradient viewed in the input's shape.
     public static func backward(outputGradient: Tensor, inputShape: Shape) -> Tensor { outputGradient.reshaped(inputShape) }
 }
 
 /// Flatten (ONNX Flatten): `[d0 … d_{axis−1}]` and `[d_axis …]` each collapsed to one axis.
 public enum Flatten {
+    /// The 2-D shape of `s` flattened at `axis`, which may be negative (counted from the end).
     /// - Returns: `[d0 · … · d_{axis−1}, d_axis · … · d_last]`
     public static func outputShape(_ s: Shape, axis: Int = 1) -> Shape {
         let a = axis < 0 ? axis + s.rank : axis
@@ -52,6 +56,8 @@ public enum Flatten {
         let outer = s.dimensions[..<a].reduce(1, *)
         return [outer, s.count / max(outer, 1)]
     }
+    /// `input` viewed in ``outputShape(_:axis:)``; no copy.
     public static func forward(_ input: Tensor, axis: Int = 1) -> Tensor { input.reshaped(outputShape(input.shape, axis: axis)) }
+    /// The output gradient viewed in the input's shape.
     public static func backward(outputGradient: Tensor, inputShape: Shape) -> Tensor { outputGradient.reshaped(inputShape) }
 }

@@ -1,8 +1,12 @@
 /// A height/width pair (kernel size, stride, dilation).
 public struct Size2D: Hashable, Sendable, CustomStringConvertible {
+    /// The height component.
     public var h: Int
+    /// The width component.
     public var w: Int
+    /// A pair of height `h` and width `w`.
     public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+    /// The same value for height and width.
     public init(_ both: Int) { self.init(both, both) }
     public var description: String { "\(h)×\(w)" }
 }
@@ -10,12 +14,17 @@ public struct Size2D: Hashable, Sendable, CustomStringConvertible {
 /// Zero (or, for max pooling, −∞) padding on each side of a plane; sides may differ,
 /// as TF 'SAME' padding and ONNX `pads` produce.
 public struct Padding2D: Hashable, Sendable, CustomStringConvertible {
+    /// Rows added above and below, columns added left and right, in elements.
     public var top: Int, left: Int, bottom: Int, right: Int
+    /// Padding given side by side.
     public init(top: Int, left: Int, bottom: Int, right: Int) {
         self.top = top; self.left = left; self.bottom = bottom; self.right = right
     }
+    /// The same padding on all four sides.
     public init(_ all: Int) { self.init(top: all, left: all, bottom: all, right: all) }
+    /// Symmetric padding: `h` rows above and below, `w` columns left and right.
     public init(h: Int, w: Int) { self.init(top: h, left: w, bottom: h, right: w) }
+    /// No padding.
     public static let zero = Padding2D(0)
 
     /// TensorFlow's 'SAME' padding for one plane: the output is `ceil(input / stride)`,
@@ -31,6 +40,7 @@ public struct Padding2D: Hashable, Sendable, CustomStringConvertible {
         return Padding2D(top: t, left: l, bottom: b, right: r)
     }
 
+    /// Whether every side is 0.
     public var isZero: Bool { self == .zero }
     public var description: String { "(t\(top) l\(left) b\(bottom) r\(right))" }
 }
@@ -38,13 +48,18 @@ public struct Padding2D: Hashable, Sendable, CustomStringConvertible {
 /// The geometry shared by convolution and pooling: a window of `kernel` taps spaced by
 /// `dilation`, moved by `stride` over a plane padded by `padding`.
 public struct Window2D: Hashable, Sendable {
+    /// Window size, in taps.
     public var kernel: Size2D
+    /// Step between consecutive windows.
     public var stride: Size2D
+    /// Spacing of the taps (1: adjacent).
     public var dilation: Size2D
+    /// Padding around the input plane.
     public var padding: Padding2D
     /// Pooling only: round the output size up, as PyTorch's and ONNX's `ceil_mode`.
     public var ceilMode: Bool
 
+    /// A window; the defaults are stride 1, dilation 1, no padding and floor rounding.
     public init(kernel: Size2D, stride: Size2D = Size2D(1), dilation: Size2D = Size2D(1),
                 padding: Padding2D = .zero, ceilMode: Bool = false) {
         self.kernel = kernel; self.stride = stride; self.dilation = dilation

@@ -29,6 +29,7 @@ extension Reference {
         }
     }
 
+    /// `op` elementwise with NumPy broadcasting; returns the broadcast shape.
     public static func binary<T>(_ op: Binary.Op, _ a: ReferenceTensor<T>, _ b: ReferenceTensor<T>) -> ReferenceTensor<T> {
         let s = Broadcast.shape(a.shape, b.shape)!
         return ReferenceTensor(shape: s, scalars: (0 ..< s.count).map { i in
@@ -37,6 +38,7 @@ extension Reference {
         })
     }
 
+    /// Gradients of ``binary(_:_:_:)`` for `a` and `b`, each summed back to its own shape.
     public static func binaryBackward<T>(_ op: Binary.Op, _ dy: ReferenceTensor<T>, _ a: ReferenceTensor<T>, _ b: ReferenceTensor<T>)
         -> (a: ReferenceTensor<T>, b: ReferenceTensor<T>)
     {
@@ -69,6 +71,7 @@ extension Reference {
         return y
     }
 
+    /// Gradients of ``gemm(_:_:_:_:)`` for A, B and, when `cShape` is given, C, each in its own shape.
     public static func gemmBackward<T>(_ dy: ReferenceTensor<T>, _ a: ReferenceTensor<T>, _ b: ReferenceTensor<T>, cShape: Shape?, _ o: Gemm.Options)
         -> (a: ReferenceTensor<T>, b: ReferenceTensor<T>, c: ReferenceTensor<T>?)
     {
@@ -99,6 +102,7 @@ extension Reference {
         })
     }
 
+    /// The gradient of ``transpose(_:_:)``: `dy` transposed by the inverse permutation.
     public static func transposeBackward<T>(_ dy: ReferenceTensor<T>, _ perm: [Int]) -> ReferenceTensor<T> {
         var inverse = perm
         for (i, p) in perm.enumerated() { inverse[p] = i }

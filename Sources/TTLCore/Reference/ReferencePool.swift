@@ -19,6 +19,7 @@ extension Reference {
         return (y, argmax)
     }
 
+    /// Each output gradient added at its window's first maximum; returns `x`'s shape.
     public static func maxPoolBackward<T>(_ dy: ReferenceTensor<T>, _ x: ReferenceTensor<T>, _ win: Window2D) -> ReferenceTensor<T> {
         let (_, argmax) = maxPool(x, win)
         var dx = ReferenceTensor<T>(zeros: x.shape)
@@ -41,6 +42,8 @@ extension Reference {
         return (taps, includePad ? padded : taps.count)
     }
 
+    /// The mean of each window's taps inside the input, with ``AvgPool2D``'s divisor (dilation ignored):
+    /// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
     public static func avgPool<T>(_ x: ReferenceTensor<T>, _ win: Window2D, countIncludePad: Bool) -> ReferenceTensor<T> {
         let out = win.outputSize(height: x.shape[2], width: x.shape[3])
         var y = ReferenceTensor<T>(zeros: [x.shape[0], x.shape[1], out.h, out.w])
@@ -51,6 +54,7 @@ extension Reference {
         return y
     }
 
+    /// Each output gradient spread over its window's taps inside the input, divided as forward divides.
     public static func avgPoolBackward<T>(_ dy: ReferenceTensor<T>, inputShape: Shape, _ win: Window2D, countIncludePad: Bool) -> ReferenceTensor<T> {
         var dx = ReferenceTensor<T>(zeros: inputShape)
         for n in 0 ..< dy.shape[0] { for c in 0 ..< dy.shape[1] { for oh in 0 ..< dy.shape[2] { for ow in 0 ..< dy.shape[3] {
@@ -65,6 +69,7 @@ extension Reference {
         avgPool(x, Window2D(kernel: Size2D(x.shape[2], x.shape[3])), countIncludePad: true)
     }
 
+    /// Each output gradient spread evenly over its `[H, W]` plane; returns `inputShape`.
     public static func globalAvgPoolBackward<T>(_ dy: ReferenceTensor<T>, inputShape: Shape) -> ReferenceTensor<T> {
         avgPoolBackward(dy, inputShape: inputShape, Window2D(kernel: Size2D(inputShape[2], inputShape[3])), countIncludePad: true)
     }
@@ -82,6 +87,7 @@ extension Reference {
         return y
     }
 
+    /// The interior of `dy`: `[N, C, H + top + bottom, W + left + right]` → `inputShape`.
     public static func pad2dBackward<T>(_ dy: ReferenceTensor<T>, _ p: Padding2D, inputShape: Shape) -> ReferenceTensor<T> {
         var dx = ReferenceTensor<T>(zeros: inputShape)
         for n in 0 ..< inputShape[0] { for c in 0 ..< inputShape[1] { for i in 0 ..< inputShape[2] { for j in 0 ..< inputShape[3] {

@@ -2,7 +2,9 @@ import Foundation
 
 /// A scalar the reference kernels compute in: Float, or Double for finite-difference checks.
 public protocol ReferenceScalar: BinaryFloatingPoint, Sendable {
+    /// The natural exponential, eˣ.
     static func exp(_ x: Self) -> Self
+    /// The natural logarithm.
     static func log(_ x: Self) -> Self
 }
 
@@ -18,15 +20,20 @@ extension Double: ReferenceScalar {
 
 /// A plain row-major array with a shape, for the reference kernels in ``Reference``.
 public struct ReferenceTensor<T: ReferenceScalar>: Sendable, Equatable {
+    /// The dimensions, outermost first.
     public var shape: Shape
+    /// The `shape.count` elements, row-major.
     public var scalars: [T]
 
+    /// An array of `scalars` laid out row-major in `shape`.
     public init(shape: Shape, scalars: [T]) {
         precondition(shape.count == scalars.count, "\(scalars.count) scalars for \(shape)")
         self.shape = shape
         self.scalars = scalars
     }
+    /// An array of zeros.
     public init(zeros shape: Shape) { self.init(shape: shape, scalars: [T](repeating: 0, count: shape.count)) }
+    /// The elements of `t`, converted to `T`.
     public init(_ t: Tensor) { self.init(shape: t.shape, scalars: t.scalars.map { T($0) }) }
 
     /// Rounded to Float32.

@@ -2,12 +2,17 @@ extension Reference {
     /// The elementwise activations, each as a function and its derivative.
     public enum Activation: Sendable {
         case relu
+        /// Clamp to `[min, max]`.
         case clip(min: Double, max: Double)
+        /// `x > 0 ? x : slope · x`.
         case leakyReLU(slope: Double)
         case sigmoid
+        /// `max(0, min(1, alpha · x + beta))`.
         case hardSigmoid(alpha: Double, beta: Double)
+        /// `x · max(0, min(1, x/6 + 1/2))`.
         case hardSwish
 
+        /// The activation at `x`.
         public func value<T: ReferenceScalar>(_ x: T) -> T {
             switch self {
             case .relu: return x > 0 ? x : 0
@@ -19,6 +24,7 @@ extension Reference {
             }
         }
 
+        /// The derivative at `x`; at a kink, the value PyTorch's backward uses.
         public func derivative<T: ReferenceScalar>(_ x: T) -> T {
             switch self {
             case .relu: return x > 0 ? 1 : 0
@@ -31,10 +37,12 @@ extension Reference {
         }
     }
 
+    /// `f` applied to every element.
     public static func activation<T>(_ f: Activation, _ x: ReferenceTensor<T>) -> ReferenceTensor<T> {
         ReferenceTensor(shape: x.shape, scalars: x.scalars.map(f.value))
     }
 
+    /// `dy · f′(x)` elementwise, `x` being the forward input.
     public static func activationBackward<T>(_ f: Activation, _ dy: ReferenceTensor<T>, _ x: ReferenceTensor<T>) -> ReferenceTensor<T> {
         ReferenceTensor(shape: x.shape, scalars: zip(dy.scalars, x.scalars).map { $0 * f.derivative($1) })
     }

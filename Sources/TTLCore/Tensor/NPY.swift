@@ -7,6 +7,7 @@ import Foundation
 
 /// An array read from a `.npy` file, before conversion.
 public struct NPYArray: Sendable {
+    /// The element types ttl reads; raw values are NumPy's type codes without the byte order.
     public enum ScalarType: String, Sendable {
         case float16 = "f2", float32 = "f4", float64 = "f8"
         case int8 = "i1", int16 = "i2", int32 = "i4", int64 = "i8"
@@ -17,7 +18,9 @@ public struct NPYArray: Sendable {
         var isInteger: Bool { rawValue.hasPrefix("i") || rawValue.hasPrefix("u") || self == .bool }
     }
 
+    /// The array's dimensions (C order, whatever the file's order was).
     public var shape: Shape
+    /// The element type as stored.
     public var scalarType: ScalarType
     /// Raw little-endian element bytes, C order.
     public var bytes: [UInt8]
@@ -72,19 +75,32 @@ public struct NPYArray: Sendable {
 
 /// A `.npy` file that cannot be read.
 public struct NPYError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong with the file.
     public enum Reason: Equatable, Sendable {
+        /// The file could not be read; the system's message.
         case unreadable(String)
+        /// The file does not start with the `.npy` magic.
         case notNPY
+        /// A format version other than 1, 2 or 3.
         case unsupportedVersion(major: UInt8)
+        /// The file ends at `offset`, before its header or data does.
         case truncated(offset: Int)
+        /// The header cannot be parsed at `offset`; the string says why.
         case malformedHeader(offset: Int, String)
+        /// A dtype ttl does not read (big-endian multi-byte, complex, strings, …), as the header spells it.
         case unsupportedType(String)
+        /// The header's shape has a negative dimension or too many elements.
         case badShape(ShapeError)
+        /// The data section's byte count differs from what the shape and dtype need.
         case dataSizeMismatch(expected: Int, actual: Int)
+        /// The array holds no numbers.
         case notFloat32Convertible
     }
+    /// The file's path, or the name given to ``NPY/decode(_:file:)``.
     public var file: String
+    /// What went wrong.
     public var reason: Reason
+    /// An error about `file`.
     public init(file: String, reason: Reason) { self.file = file; self.reason = reason }
 
     public var description: String {
@@ -103,6 +119,7 @@ public struct NPYError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// NumPy `.npy` files: reads format versions 1–3 of any numeric dtype, writes version 1.0 float32.
 public enum NPY {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 

@@ -10,25 +10,34 @@ public struct ParameterTree: Sendable, Equatable {
         case parameter, buffer
     }
 
+    /// A stored tensor and its kind, parameter or buffer.
     public struct Entry: Sendable, Equatable {
+        /// The values.
         public var tensor: Tensor
+        /// Parameter (learned) or buffer (carried state).
         public var kind: Kind
+        /// An entry holding `tensor`, a parameter unless `kind` says otherwise.
         public init(_ tensor: Tensor, kind: Kind = .parameter) {
             self.tensor = tensor
             self.kind = kind
         }
     }
 
+    /// Every path, in insertion order.
     public private(set) var paths: [String] = []
     private var entries: [String: Entry] = [:]
 
+    /// An empty tree.
     public init() {}
 
+    /// A tree of `pairs` in order, each entry of `kind`; a repeated path keeps its first place and its last tensor.
     public init(_ pairs: [(String, Tensor)], kind: Kind = .parameter) {
         for (path, tensor) in pairs { self[path] = Entry(tensor, kind: kind) }
     }
 
+    /// Number of entries.
     public var count: Int { paths.count }
+    /// Whether the tree has no entries.
     public var isEmpty: Bool { paths.isEmpty }
 
     /// The entry at `path`; setting `nil` removes it, setting a new path appends it.
@@ -106,6 +115,7 @@ public struct ParameterTree: Sendable, Equatable {
         !path.isEmpty && !path.split(separator: ".", omittingEmptySubsequences: false).contains { $0.isEmpty }
     }
 
+    /// Equal when both hold equal entries under the same paths, in the same order.
     public static func == (a: ParameterTree, b: ParameterTree) -> Bool {
         a.paths == b.paths && a.entries == b.entries
     }

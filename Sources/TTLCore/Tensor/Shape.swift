@@ -4,8 +4,10 @@
 /// A shape read from a file goes through ``Shape/init(checking:)`` first, which
 /// throws instead of trapping and refuses sizes that overflow.
 public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
+    /// The size of each axis, outermost first.
     public private(set) var dimensions: [Int]
 
+    /// A shape of trusted dimensions; a negative one is a precondition failure.
     public init(_ dimensions: [Int]) {
         precondition(dimensions.allSatisfy { $0 >= 0 }, "negative dimension in \(dimensions)")
         self.dimensions = dimensions
@@ -29,9 +31,11 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
     /// The largest element count accepted from an untrusted header (16 Gi floats, 64 GiB).
     public static let maximumElementCount = 1 << 34
 
+    /// Number of axes.
     public var rank: Int { dimensions.count }
     /// Number of elements: the product of the dimensions (1 for a scalar).
     public var count: Int { dimensions.reduce(1, *) }
+    /// The size of axis `axis`; negative axes count from the end.
     public subscript(axis: Int) -> Int {
         get { dimensions[axis < 0 ? axis + rank : axis] }
         set { precondition(newValue >= 0); dimensions[axis < 0 ? axis + rank : axis] = newValue }
@@ -66,7 +70,9 @@ public func advance(_ index: inout [Int], in dimensions: [Int], axes: Int? = nil
 
 /// A shape from outside that cannot be allowed.
 public enum ShapeError: Error, Equatable, CustomStringConvertible {
+    /// Dimension `axis` is `value`, below 0.
     case negativeDimension(axis: Int, value: Int)
+    /// The element count overflows or exceeds `limit`.
     case tooLarge(dimensions: [Int], limit: Int)
 
     public var description: String {

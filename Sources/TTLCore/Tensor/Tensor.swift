@@ -7,6 +7,7 @@ public struct Tensor: Sendable, Equatable {
     /// The elements, row-major; `storage[offset ..< offset + shape.count]` is this tensor.
     @usableFromInline var storage: [Float]
     @usableFromInline var offset: Int
+    /// The dimensions; images are `[N, C, H, W]`.
     public private(set) var shape: Shape
 
     /// A tensor of zeros.
@@ -43,7 +44,9 @@ public struct Tensor: Sendable, Equatable {
         self.shape = shape
     }
 
+    /// Number of elements.
     public var count: Int { shape.count }
+    /// Number of axes.
     public var rank: Int { shape.rank }
 
     /// The elements as a fresh array.
@@ -109,6 +112,7 @@ public struct Tensor: Sendable, Equatable {
         return flat
     }
 
+    /// Equal shapes and equal elements, compared as numbers (a NaN is unequal to itself; see ``bitwiseEqual(_:)``).
     public static func == (a: Tensor, b: Tensor) -> Bool {
         a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
     }

@@ -8,19 +8,29 @@ import TTLCore
 public enum EfficientNetLite {
     /// One stage of mobile inverted bottleneck blocks.
     public struct Stage: Sendable {
+        /// Channel expansion of the block's first 1×1 convolution (1: no such convolution), depthwise kernel size, stride of the
+        /// stage's first block, channels into the first block and out of every block, and number of blocks.
         public var expandRatio: Int, kernel: Int, stride: Int, inChannels: Int, outChannels: Int, repeats: Int
+        /// A stage of `repeats` blocks; only the first takes `inChannels` and `stride`.
         public init(expandRatio: Int, kernel: Int, stride: Int, inChannels: Int, outChannels: Int, repeats: Int) {
             self.expandRatio = expandRatio; self.kernel = kernel; self.stride = stride
             self.inChannels = inChannels; self.outChannels = outChannels; self.repeats = repeats
         }
     }
 
+    /// The widths and stages of one EfficientNet-Lite variant, its classes and its input size.
     public struct Configuration: Sendable {
+        /// Output channels of the stem's 3×3 stride-2 convolution.
         public var stemChannels: Int
+        /// The stages of inverted bottleneck blocks, in order.
         public var stages: [Stage]
+        /// Output channels of the 1×1 convolution before pooling.
         public var headChannels: Int
+        /// Outputs of the final linear layer.
         public var classes = 1000
+        /// Height and width of the input, which fix the 'SAME' paddings.
         public var imageSize = 224
+        /// A configuration; `classes` and `imageSize` default to ImageNet's 1000 and 224.
         public init(stemChannels: Int, stages: [Stage], headChannels: Int, classes: Int = 1000, imageSize: Int = 224) {
             self.stemChannels = stemChannels; self.stages = stages; self.headChannels = headChannels
             self.classes = classes; self.imageSize = imageSize
@@ -42,6 +52,8 @@ public enum EfficientNetLite {
     /// TensorFlow's batch norm momentum 0.99, in PyTorch's convention.
     static let momentum: Float = 0.01
 
+    /// A freshly initialised network, weights drawn from `seed`: input `[N, 3, imageSize, imageSize]`,
+    /// output `[N, classes]` logits.
     public static func build(_ c: Configuration, seed: UInt64 = 0) -> Model {
         var b = GraphBuilder(seed: seed)
         var size = c.imageSize

@@ -6,12 +6,16 @@ import TTLCore
 /// Fresh weights are initialised as PyTorch's layers initialise themselves: convolution and
 /// linear weights and biases uniform in ±1/√fan_in, batch norm scale 1, bias 0, mean 0, variance 1.
 public struct GraphBuilder {
+    /// The nodes added so far, in order.
     public private(set) var nodes: [Node] = []
+    /// The parameters and buffers created so far.
     public private(set) var parameters = ParameterTree()
+    /// The graph inputs declared so far.
     public private(set) var inputs: [InputSpec] = []
     var rng: SplitMix64
     var usedNames = Set<String>()
 
+    /// An empty builder whose fresh weights are drawn from a generator seeded with `seed`.
     public init(seed: UInt64 = 0) { rng = SplitMix64(seed: seed) }
 
     /// A graph input; returns its value name.
@@ -70,7 +74,9 @@ public struct GraphBuilder {
         return add(name, GemmOp(Gemm.Options(transposeB: true)), [x, name + ".weight", name + ".bias"])
     }
 
+    /// A ReLU node on `x`; returns its output value.
     public mutating func relu(_ name: String, _ x: String) -> String { add(name, ActivationOp(.relu), [x]) }
+    /// A ReLU6 node (clip to `[0, 6]`) on `x`; returns its output value.
     public mutating func relu6(_ name: String, _ x: String) -> String { add(name, ActivationOp(.clip(min: 0, max: 6)), [x]) }
 
     /// The finished model. A builder that made an invalid graph is a bug in ttl, so this traps.

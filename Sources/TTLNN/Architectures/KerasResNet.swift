@@ -7,23 +7,34 @@ import TTLCore
 /// in ttl's layout (OIHW kernels, `[out, in]` dense weights). Input `[N, 3, size, size]` (the
 /// Keras importer puts the NHWC adapter in front); output the softmax probabilities, as Keras.
 public enum KerasResNet {
+    /// The depth, variant, classes and input size of a Keras ResNet.
     public struct Configuration: Sendable {
         /// Blocks in conv2 … conv5.
         public var stacks: [Int]
+        /// True for the V2 (pre-activation) variants.
         public var preactivation: Bool
+        /// Outputs of the final dense layer.
         public var classes = 1000
+        /// Height and width of the input.
         public var imageSize = 224
         /// Filters of the first stack's blocks (doubling with each stack; 4× at a block's output).
         public var baseFilters = 64
+        /// A configuration; `classes`, `imageSize` and `baseFilters` default to Keras's 1000, 224 and 64.
         public init(stacks: [Int], preactivation: Bool, classes: Int = 1000, imageSize: Int = 224, baseFilters: Int = 64) {
             self.stacks = stacks; self.preactivation = preactivation; self.classes = classes; self.imageSize = imageSize
             self.baseFilters = baseFilters
         }
+        /// `keras.applications.ResNet50`: 3, 4, 6, 3 blocks.
         public static let resnet50 = Configuration(stacks: [3, 4, 6, 3], preactivation: false)
+        /// `keras.applications.ResNet101`: 3, 4, 23, 3 blocks.
         public static let resnet101 = Configuration(stacks: [3, 4, 23, 3], preactivation: false)
+        /// `keras.applications.ResNet152`: 3, 8, 36, 3 blocks.
         public static let resnet152 = Configuration(stacks: [3, 8, 36, 3], preactivation: false)
+        /// `keras.applications.ResNet50V2`: 3, 4, 6, 3 pre-activation blocks.
         public static let resnet50v2 = Configuration(stacks: [3, 4, 6, 3], preactivation: true)
+        /// `keras.applications.ResNet101V2`: 3, 4, 23, 3 pre-activation blocks.
         public static let resnet101v2 = Configuration(stacks: [3, 4, 23, 3], preactivation: true)
+        /// `keras.applications.ResNet152V2`: 3, 8, 36, 3 pre-activation blocks.
         public static let resnet152v2 = Configuration(stacks: [3, 8, 36, 3], preactivation: true)
     }
 
@@ -37,6 +48,8 @@ public enum KerasResNet {
     /// Keras's BatchNormalization momentum 0.99, in PyTorch's convention.
     static let momentum: Float = 0.01
 
+    /// A freshly initialised network, weights drawn from `seed`: input `[N, 3, imageSize, imageSize]`,
+    /// output `[N, classes]` softmax probabilities.
     public static func build(_ c: Configuration, seed: UInt64 = 0) -> Model {
         var b = GraphBuilder(seed: seed)
         var x = b.input("input", [nil, 3, c.imageSize, c.imageSize])

@@ -6,6 +6,7 @@ import TTLCore
 public enum Profiler {
     private static let totals = Mutex<[String: UInt64]>([:])
     private static let enabled = Atomic<Bool>(false)
+    /// Whether operations are timed; off by default.
     public static var isEnabled: Bool {
         get { enabled.load(ordering: .relaxed) }
         set { enabled.store(newValue, ordering: .relaxed) }

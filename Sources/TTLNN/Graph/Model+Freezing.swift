@@ -62,6 +62,7 @@ extension Model {
 
 /// A freezing request that names nothing in the model.
 public enum FreezeError: Error, Equatable, CustomStringConvertible {
+    /// The stage asked for, and the stages the model has.
     case unknownStage(String, known: [String])
     public var description: String {
         switch self {

@@ -6,8 +6,11 @@ public struct Head: Sendable, Equatable {
     public var node: String
     /// Parameter path of the weight, and of the bias if any.
     public var weight: String
+    /// Parameter path of the bias; nil when the Gemm has none.
     public var bias: String?
+    /// Features per example the head reads.
     public var inFeatures: Int
+    /// Classes the head scores.
     public var outFeatures: Int
     /// The value the head reads: the backbone's features `[N, inFeatures]`.
     public var features: String
@@ -16,6 +19,7 @@ public struct Head: Sendable, Equatable {
     /// A Softmax node between the head and the output, if the model ends with one.
     public var softmax: String?
 
+    /// A head from its node, parameter paths, sizes and values.
     public init(node: String, weight: String, bias: String?, inFeatures: Int, outFeatures: Int, features: String, logits: String, softmax: String?) {
         self.node = node; self.weight = weight; self.bias = bias; self.inFeatures = inFeatures; self.outFeatures = outFeatures
         self.features = features; self.logits = logits; self.softmax = softmax
@@ -24,7 +28,9 @@ public struct Head: Sendable, Equatable {
 
 /// A graph edit that cannot be made.
 public enum GraphEditError: Error, Equatable, CustomStringConvertible {
+    /// No classification head was found; the string says why.
     case noHead(String)
+    /// A name that is no node or value of the model.
     case unknownValue(String)
     public var description: String {
         switch self {

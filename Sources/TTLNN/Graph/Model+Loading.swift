@@ -2,10 +2,15 @@ import TTLCore
 
 /// What loading a ``ParameterTree`` into a model did, path by path.
 public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
+    /// A path whose tensor in the tree has another shape than the model's.
     public struct Mismatch: Sendable, Equatable {
+        /// The parameter path.
         public var path: String
+        /// The shape in the model.
         public var expected: Shape
+        /// The shape in the tree.
         public var found: Shape
+        /// A mismatch at `path`.
         public init(path: String, expected: Shape, found: Shape) { self.path = path; self.expected = expected; self.found = found }
     }
     /// Paths whose tensors were copied in.
@@ -17,6 +22,7 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
     /// Paths present in both with different shapes (not applied).
     public var mismatched: [Mismatch] = []
 
+    /// True when nothing was missing, unused or mis-shaped: every model path was applied.
     public var isComplete: Bool { missing.isEmpty && unused.isEmpty && mismatched.isEmpty }
 
     public var description: String {
@@ -37,6 +43,7 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
 
 /// A load that left paths missing, unused or mis-shaped without the caller allowing it.
 public struct LoadError: Error, CustomStringConvertible {
+    /// What the refused load found; nothing was applied.
     public var report: LoadReport
     public var description: String { "weights do not match the model: \(report)" }
 }
@@ -46,9 +53,13 @@ extension Model {
     public struct LoadPolicy: OptionSet, Sendable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
+        /// Model paths the tree lacks keep their current values.
         public static let allowMissing = LoadPolicy(rawValue: 1)
+        /// Tree paths the model lacks are ignored.
         public static let allowUnused = LoadPolicy(rawValue: 2)
+        /// Paths whose shapes differ are skipped and keep the model's values.
         public static let allowMismatched = LoadPolicy(rawValue: 4)
+        /// Every model path and only those, each with the model's shape (the default).
         public static let strict: LoadPolicy = []
     }
 

@@ -2,9 +2,13 @@ import TTLCore
 
 /// A per-layer table of a model: what each node computes and what it holds.
 public struct ModelSummary: Sendable {
+    /// One node's line of the table.
     public struct Row: Sendable {
+        /// The node's name.
         public var name: String
+        /// The operation's `description` (`Conv s2`, `ReLU6`, `Linear`, …).
         public var op: String
+        /// The shape of the node's first output, for one image.
         public var outputShape: Shape
         /// Learnable scalars read by this node (first use of each parameter only).
         public var parameters: Int
@@ -13,8 +17,11 @@ public struct ModelSummary: Sendable {
         /// FLOPs (2 per multiply-add) for one image.
         public var flops: Int
     }
+    /// One row per node, in execution order.
     public var rows: [Row]
+    /// Learnable scalars in the model (buffers excluded).
     public var totalParameters: Int
+    /// Learnable scalars that are not frozen.
     public var trainableParameters: Int
     /// FLOPs for one image (2 per multiply-add; torchvision's "GFLOPS" counts multiply-adds).
     public var flopsPerImage: Int

@@ -2,12 +2,16 @@ import TTLCore
 
 /// A node of the graph: an operation reading named values and writing named values.
 public struct Node: Sendable {
+    /// The node's name (the ONNX node name, or the layer name of a built architecture).
     public var name: String
+    /// What the node computes.
     public var operation: any GraphOperation
     /// Value names: graph inputs, parameter paths, or other nodes' outputs.
     public var inputs: [String]
+    /// Names of the values the node writes, one per output of its operation.
     public var outputs: [String]
 
+    /// A node named `name` whose single output is also called `name`, unless `outputs` are given.
     public init(_ name: String, _ operation: any GraphOperation, inputs: [String], outputs: [String]? = nil) {
         self.name = name
         self.operation = operation
@@ -18,13 +22,17 @@ public struct Node: Sendable {
 
 /// A graph input: its name and shape, `nil` for a dimension that may vary (the batch).
 public struct InputSpec: Sendable, Equatable {
+    /// The name the input is fed under.
     public var name: String
+    /// The expected shape, outermost first; `nil` for a dimension that may vary.
     public var dimensions: [Int?]
+    /// An input named `name` of these dimensions.
     public init(name: String, dimensions: [Int?]) { self.name = name; self.dimensions = dimensions }
 
     /// The shape with every dynamic dimension set to `batch`.
     public func shape(batch: Int = 1) -> Shape { Shape(dimensions.map { $0 ?? batch }) }
 
+    /// Whether `s` has this input's rank and every one of its fixed dimensions.
     public func accepts(_ s: Shape) -> Bool {
         s.rank == dimensions.count && zip(s.dimensions, dimensions).allSatisfy { $1 == nil || $0 == $1 }
     }
@@ -36,9 +44,13 @@ public struct InputSpec: Sendable, Equatable {
 /// under a dotted path (torchvision style: `layer2.0.downsample.0.weight`); nodes name them
 /// as inputs. Weights are trainable unless frozen (``frozen``).
 public struct Model: Sendable {
+    /// The graph inputs, fed by name when the model runs.
     public internal(set) var inputs: [InputSpec]
+    /// Names of the values the model returns: node outputs or graph inputs.
     public var outputs: [String]
+    /// The operations, in topological order.
     public internal(set) var nodes: [Node]
+    /// Every weight and buffer, by dotted path; nodes read them as inputs.
     public var parameters: ParameterTree
     /// Paths of parameters that do not train.
     public var frozen: Set<String> = []
@@ -60,6 +72,7 @@ public struct Model: Sendable {
         return map
     }
 
+    /// The node called `name`, if there is one.
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
 
     /// Whether `path` is a parameter (not a buffer) that trains.
@@ -116,13 +129,21 @@ public struct Model: Sendable {
 
 /// A graph that cannot be built or run, naming the node and the value.
 public enum GraphError: Error, Equatable, CustomStringConvertible {
+    /// A value written by a second node, or written by a node although it is a graph input or a parameter.
     case duplicateValue(String, node: String)
+    /// A node input that no node, graph input or parameter provides.
     case undefinedValue(String, node: String, op: String)
+    /// A graph output that no node or graph input provides.
     case undefinedOutput(String)
+    /// Nodes that cannot be ordered because they depend on each other.
     case cycle([String])
+    /// A graph input the run needs that was not fed, or a value no earlier node produced.
     case missingInput(String)
+    /// A fed input whose shape does not fit its ``InputSpec``.
     case inputShape(String, expected: [Int?], got: Shape)
+    /// A node whose operation rejects its input shapes.
     case shape(node: String, op: String, message: String)
+    /// A requested value that no node, graph input or parameter provides.
     case unknownNode(String)
 
     public var description: String {

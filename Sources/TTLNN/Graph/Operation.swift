@@ -12,12 +12,14 @@ public struct ForwardContext {
 
 /// What an operation's forward returns.
 public struct ForwardResult {
+    /// The output tensors, one per name in the node's `outputs`.
     public var outputs: [Tensor]
     /// What backward needs; nil when `keepCache` was false.
     public var cache: Any?
     /// New values for inputs that are state (batch norm's running statistics), by input index.
     public var stateUpdates: [Int: Tensor]
 
+    /// A result of `outputs`, with what backward needs and any new values for state inputs.
     public init(_ outputs: [Tensor], cache: Any? = nil, stateUpdates: [Int: Tensor] = [:]) {
         self.outputs = outputs
         self.cache = cache
@@ -35,6 +37,8 @@ public protocol GraphOperation: Sendable, CustomStringConvertible {
     var type: String { get }
     /// Output shapes for these input shapes; throws a message when they do not fit.
     func outputShapes(_ inputs: [Shape]) throws(OperationError) -> [Shape]
+    /// Computes the outputs from the inputs, weights included, in the node's input order.
+    /// Returns a cache for ``backward(_:cache:needed:)`` when `context.keepCache` is true.
     func forward(_ inputs: [Tensor], _ context: ForwardContext) -> ForwardResult
     /// Gradients of the inputs from the gradients of the outputs; nil where `needed` is false.
     func backward(_ outputGradients: [Tensor], cache: Any, needed: [Bool]) -> [Tensor?]
@@ -43,13 +47,17 @@ public protocol GraphOperation: Sendable, CustomStringConvertible {
 }
 
 extension GraphOperation {
+    /// Default: one operation per output element.
     public func flops(inputs: [Shape], outputs: [Shape]) -> Int { outputs.reduce(0) { $0 + $1.count } }
+    /// Default: the operation's ``type``.
     public var description: String { type }
 }
 
 /// Why an operation cannot take the shapes it was given.
 public struct OperationError: Error, CustomStringConvertible {
+    /// What does not fit, in words.
     public var message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

@@ -2,15 +2,22 @@ import TTLCore
 
 /// An elementwise activation node (ONNX Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish). Any shape.
 public struct ActivationOp: GraphOperation {
+    /// The activation and its constants.
     public enum Function: Sendable, Equatable {
         case relu
+        /// Clamp to `[min, max]`; ReLU6 is `clip(min: 0, max: 6)`.
         case clip(min: Float, max: Float)
+        /// `x > 0 ? x : slope · x`.
         case leakyReLU(slope: Float)
         case sigmoid
+        /// `max(0, min(1, alpha · x + beta))`.
         case hardSigmoid(alpha: Float, beta: Float)
+        /// `x · max(0, min(1, x/6 + 1/2))`.
         case hardSwish
     }
+    /// The activation this node applies.
     public var function: Function
+    /// A node applying `function`.
     public init(_ function: Function) { self.function = function }
 
     public var type: String {

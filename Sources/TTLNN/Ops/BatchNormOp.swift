@@ -6,8 +6,11 @@ import TTLCore
 /// training forward and only when its scale or bias trains: a frozen batch norm always uses
 /// its running statistics, which then never change. `momentum` follows PyTorch (see `BatchNorm`).
 public struct BatchNormOp: GraphOperation {
+    /// Added to the variance before its square root.
     public var epsilon: Float
+    /// Weight of the batch statistics when a training step updates the running ones (PyTorch convention).
     public var momentum: Float
+    /// A batch norm node; `momentum` defaults to PyTorch's 0.1.
     public init(epsilon: Float, momentum: Float = 0.1) { self.epsilon = epsilon; self.momentum = momentum }
     public var type: String { "BatchNormalization" }
 

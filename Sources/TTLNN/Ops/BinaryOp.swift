@@ -2,7 +2,9 @@ import TTLCore
 
 /// Elementwise Add/Sub/Mul/Div with NumPy broadcasting.
 public struct BinaryOp: GraphOperation {
+    /// The arithmetic operation.
     public var op: Binary.Op
+    /// A node computing `op` elementwise.
     public init(_ op: Binary.Op) { self.op = op }
     public var type: String {
         switch op {

@@ -2,7 +2,9 @@ import TTLCore
 
 /// Convolution node: inputs `x [N, C_in, H, W]`, `weight [C_out, C_in/groups, kH, kW]`, optional `bias [C_out]`.
 public struct Conv2DOp: GraphOperation {
+    /// Stride, dilation, padding and groups.
     public var options: Conv2DOptions
+    /// A convolution node with these options.
     public init(_ options: Conv2DOptions) { self.options = options }
     public var type: String { "Conv" }
 

@@ -3,7 +3,9 @@ import TTLCore
 /// General matrix multiply node (ONNX Gemm; MatMul of two matrices is Gemm without C).
 /// A PyTorch `Linear` is `Gemm(x [N, in], weight [out, in], bias [out], transposeB: true)`.
 public struct GemmOp: GraphOperation {
+    /// The transposes of A and B, and the factors alpha and beta.
     public var options: Gemm.Options
+    /// A Gemm node; the default options compute `A · B + C`.
     public init(_ options: Gemm.Options = Gemm.Options()) { self.options = options }
     public var type: String { "Gemm" }
 

@@ -2,7 +2,9 @@ import TTLCore
 
 /// Axis permutation node (ONNX Transpose).
 public struct TransposeOp: GraphOperation {
+    /// Output axis i is input axis `permutation[i]`.
     public var permutation: [Int]
+    /// A node permuting axes by `permutation`.
     public init(_ permutation: [Int]) { self.permutation = permutation }
     public var type: String { "Transpose" }
 
@@ -25,7 +27,9 @@ public struct TransposeOp: GraphOperation {
 
 /// Reshape node with ONNX semantics: a target dimension of 0 copies the input's, −1 is inferred.
 public struct ReshapeOp: GraphOperation {
+    /// The output dimensions: 0 copies the input's dimension at that index, −1 (at most one) is inferred.
     public var target: [Int]
+    /// A node reshaping to `target`.
     public init(_ target: [Int]) { self.target = target }
     public var type: String { "Reshape" }
 
@@ -69,7 +73,9 @@ public struct ReshapeOp: GraphOperation {
 
 /// Flatten node (ONNX Flatten): `[d0 … d_{axis−1}]` and `[d_axis …]` each collapsed.
 public struct FlattenOp: GraphOperation {
+    /// The first axis of the second output dimension; negative counts from the end.
     public var axis: Int
+    /// A node flattening at `axis` (default 1: `[N, …]` → `[N, features]`).
     public init(axis: Int = 1) { self.axis = axis }
     public var type: String { "Flatten" }
 
@@ -92,7 +98,9 @@ public struct FlattenOp: GraphOperation {
 
 /// Softmax node along one axis.
 public struct SoftmaxOp: GraphOperation {
+    /// The axis along which each slice sums to 1; negative counts from the end.
     public var axis: Int
+    /// A node normalizing along `axis` (default: the last).
     public init(axis: Int = -1) { self.axis = axis }
     public var type: String { "Softmax" }
 
@@ -116,7 +124,9 @@ public struct SoftmaxOp: GraphOperation {
 
 /// Identity node; also Dropout at inference (`type` keeps the source's name).
 public struct IdentityOp: GraphOperation {
+    /// `Identity`, or the source's type for an operation that is the identity at inference (`Dropout`).
     public var type: String
+    /// An identity node reporting `type`.
     public init(type: String = "Identity") { self.type = type }
 
     public func outputShapes(_ s: [Shape]) throws(OperationError) -> [Shape] {

@@ -2,7 +2,9 @@ import TTLCore
 
 /// Max pooling node: `[N, C, H, W]` → `[N, C, H_out, W_out]`.
 public struct MaxPoolOp: GraphOperation {
+    /// Kernel, stride, dilation, padding and ceil mode.
     public var window: Window2D
+    /// A max pooling node over `window`.
     public init(_ window: Window2D) { self.window = window }
     public var type: String { "MaxPool" }
 
@@ -26,8 +28,11 @@ public struct MaxPoolOp: GraphOperation {
 
 /// Average pooling node: `[N, C, H, W]` → `[N, C, H_out, W_out]`.
 public struct AvgPoolOp: GraphOperation {
+    /// Kernel, stride, padding and ceil mode; dilation must be 1.
     public var window: Window2D
+    /// Whether the divisor counts padded positions (ONNX `count_include_pad`).
     public var countIncludePad: Bool
+    /// An average pooling node over `window`.
     public init(_ window: Window2D, countIncludePad: Bool) { self.window = window; self.countIncludePad = countIncludePad }
     public var type: String { "AveragePool" }
 
@@ -52,6 +57,7 @@ public struct AvgPoolOp: GraphOperation {
 
 /// Global average pooling node: `[N, C, H, W]` → `[N, C, 1, 1]`.
 public struct GlobalAvgPoolOp: GraphOperation {
+    /// A global average pooling node.
     public init() {}
     public var type: String { "GlobalAveragePool" }
 
@@ -74,8 +80,11 @@ public struct GlobalAvgPoolOp: GraphOperation {
 
 /// Constant padding of H and W: `[N, C, H, W]` → `[N, C, H + t + b, W + l + r]`.
 public struct PadOp: GraphOperation {
+    /// Rows and columns added on each side of H and W.
     public var padding: Padding2D
+    /// The value of the added elements.
     public var value: Float
+    /// A node padding H and W by `padding` with `value` (default 0).
     public init(_ padding: Padding2D, value: Float = 0) { self.padding = padding; self.value = value }
     public var type: String { "Pad" }
 
