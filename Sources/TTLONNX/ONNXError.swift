@@ -50,7 +50,7 @@ public struct ONNXError: Error, Equatable, CustomStringConvertible {
         case .empty: "the file is empty"
         case let .malformedProtobuf(m): "not a valid ONNX protobuf (\(m))"
         case .noGraph: "the model has no graph"
-        case let .unsupportedOpset(d, v): "opset \(v) of domain '\(d.isEmpty ? "ai.onnx" : d)' is not supported (ttl reads ai.onnx opsets 7–28)"
+        case let .unsupportedOpset(d, v): "opset \(v) of domain '\(d.isEmpty ? "ai.onnx" : d)' is not supported (ttl reads ai.onnx opsets 1–28)"
         case let .unsupportedOperators(list):
             "\(list.count) unsupported operator\(list.count == 1 ? "" : "s"): " + list.map(\.description).joined(separator: ", ")
         case let .tensor(name, problem): "tensor '\(name)': \(problem)"

@@ -144,6 +144,11 @@ final class ParameterTreeTests: XCTestCase {
         XCTAssertEqual(tree.children(), ["conv1", "bn1", "layer1", "layer10", "fc"])
         XCTAssertEqual(tree.subtree("layer1.0").paths, ["conv1.weight"])
         XCTAssertEqual(tree.subtree("layer1").prefixed("layer1"), tree.selecting(prefix: "layer1"))
+        XCTAssertEqual(tree.subtree(""), tree, "the empty prefix is the whole tree")
+        XCTAssertEqual(Flatten.outputShape([0, 512, 1, 1]), [0, 512], "an empty batch keeps its feature count")
+        let nan = Tensor(shape: [1, 1, 1, 3], scalars: [1, .nan, 2])
+        XCTAssertTrue(MaxPool2D.forward(nan, window: Window2D(kernel: Size2D(1, 3)), recordArgmax: false).output.scalars[0].isNaN,
+                      "a NaN in the window wins at inference, as in training and PyTorch")
         XCTAssertEqual(tree.scalarCount(), 108 + 4 + 144 + 144 + 2 + 10)
         XCTAssertEqual(tree.scalarCount(of: .buffer), 4)
 

@@ -173,14 +173,14 @@ public enum Conv2D {
             groups = o.groups
         }
 
-        /// Images per GEMM: at least ~2048 columns to keep BLAS efficient on the late 7×7
-        /// layers, and a column buffer of at most 16 MiB per thread (it stays in L3).
-        /// Both numbers were tuned with `ttl-bench` on ResNet-18's layers.
         /// Output rows per band when one large image is unrolled band by band: a band of
         /// columns fills about 1 MiB, the L2 cache of the machines measured (ResNet-18's stem
         /// and layer1 ran ~10 % faster than unrolling the whole image).
         var rowsPerBlock: Int { max(1, (256 << 10) / max(1, k * wo)) }
 
+        /// Images per GEMM: at least ~2048 columns to keep BLAS efficient on the late 7×7
+        /// layers, and a column buffer of at most 16 MiB per thread (it stays in L3).
+        /// Both numbers were tuned with `ttl-bench` on ResNet-18's layers.
         var imagesPerChunk: Int {
             if isPointwise { return 1 }
             let wanted = (2048 + outPlane - 1) / outPlane

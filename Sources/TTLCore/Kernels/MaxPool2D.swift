@@ -31,7 +31,7 @@ public enum MaxPool2D {
                         for oh in 0 ..< out.h {
                             let r = rows[oh]
                             if !recordArgmax {
-                                // Inference: no positions to record. `!(v <= best)` also takes NaN, as PyTorch does.
+                                // Inference: no positions to record. A NaN wins and stays, as in PyTorch.
                                 for ow in 0 ..< out.w {
                                     let c = cols[ow]
                                     var best = -Float.infinity
@@ -39,7 +39,7 @@ public enum MaxPool2D {
                                     for _ in 0 ..< r.count {
                                         var p = row
                                         for _ in 0 ..< c.count {
-                                            if !(p.pointee <= best) { best = p.pointee }
+                                            if p.pointee > best || p.pointee.isNaN { best = p.pointee }
                                             p += dw
                                         }
                                         row += dh * w

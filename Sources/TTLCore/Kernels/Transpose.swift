@@ -54,7 +54,7 @@ public enum Flatten {
         let a = axis < 0 ? axis + s.rank : axis
         precondition(a >= 0 && a <= s.rank, "flatten axis \(axis) for \(s)")
         let outer = s.dimensions[..<a].reduce(1, *)
-        return [outer, s.count / max(outer, 1)]
+        return [outer, s.dimensions[a...].reduce(1, *)]
     }
     /// `input` viewed in ``outputShape(_:axis:)``; no copy.
     public static func forward(_ input: Tensor, axis: Int = 1) -> Tensor { input.reshaped(outputShape(input.shape, axis: axis)) }

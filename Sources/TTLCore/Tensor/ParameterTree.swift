@@ -86,7 +86,7 @@ public struct ParameterTree: Sendable, Equatable {
     public func subtree(_ prefix: String) -> ParameterTree {
         var t = ParameterTree()
         for p in paths where Self.path(p, isUnder: prefix) && p != prefix {
-            t[String(p.dropFirst(prefix.count + 1))] = entries[p]
+            t[String(p.dropFirst(prefix.isEmpty ? 0 : prefix.count + 1))] = entries[p]
         }
         return t
     }
