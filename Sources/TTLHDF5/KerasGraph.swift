@@ -215,6 +215,7 @@ struct KerasGraphBuilder {
             throw fail(l, "input shape \(raw.map { ($0 as? NSNumber).map { "\($0)" } ?? "None" }) is not supported: ttl needs a fixed image size (H, W, C) or a fixed feature count")
         }
         let d = dims.map { $0! }
+        guard (try? Shape(checking: [1] + d)) != nil else { throw fail(l, "input shape \(d) is too large") }
         inputs.append(InputSpec(name: l.name, dimensions: [nil] + d))
         names.insert(l.name)
         if d.count == 1 { return (l.name, Shape([1, d[0]])) }
