@@ -145,15 +145,24 @@ extension KerasModelConfig {
 // MARK: - Reading values out of a layer's config
 
 extension KerasLayer {
-    func int(_ key: String) -> Int? { (config[key] as? NSNumber)?.intValue }
+    /// Sizes a configuration may hold; larger numbers (from a damaged or hostile file) read as
+    /// missing, before any arithmetic could overflow.
+    static let sizeLimit = 1 << 24
+
+    static func size(_ n: NSNumber) -> Int? {
+        let v = n.intValue
+        return abs(v) <= sizeLimit ? v : nil
+    }
+
+    func int(_ key: String) -> Int? { (config[key] as? NSNumber).flatMap(Self.size) }
     func bool(_ key: String, default value: Bool) -> Bool { (config[key] as? NSNumber)?.boolValue ?? value }
     func float(_ key: String) -> Float? { (config[key] as? NSNumber)?.floatValue }
     func string(_ key: String) -> String? { config[key] as? String }
 
     /// A pair like `kernel_size` or `strides`, written as `[a, b]` or a single number.
     func pair(_ key: String) -> (Int, Int)? {
-        if let n = config[key] as? NSNumber { return (n.intValue, n.intValue) }
-        if let l = config[key] as? [NSNumber], l.count == 2 { return (l[0].intValue, l[1].intValue) }
+        if let n = config[key] as? NSNumber, let v = Self.size(n) { return (v, v) }
+        if let l = config[key] as? [NSNumber], l.count == 2, let a = Self.size(l[0]), let b = Self.size(l[1]) { return (a, b) }
         return nil
     }
 

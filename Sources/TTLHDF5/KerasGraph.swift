@@ -99,6 +99,13 @@ struct KerasGraphBuilder {
         return (path, t.shape)
     }
 
+    /// A pair that may be absent or null (then nil), but not unreadable or out of range.
+    func optionalPair(_ l: KerasLayer, _ key: String) throws -> (Int, Int)? {
+        guard let raw = l.config[key], !(raw is NSNull) else { return nil }
+        guard let p = l.pair(key), p.0 > 0, p.1 > 0 else { throw fail(l, "\(key) \(raw) is not a pair of positive sizes") }
+        return p
+    }
+
     func fail(_ l: KerasLayer, _ message: String) -> KerasError {
         .layer(file: file, layer: l.name, className: l.className, message: message)
     }
@@ -210,7 +217,7 @@ struct KerasGraphBuilder {
         guard let raw = (l.config["batch_input_shape"] ?? l.config["batch_shape"]) as? [Any], raw.count >= 2 else {
             throw fail(l, "no input shape")
         }
-        let dims = raw.dropFirst().map { ($0 as? NSNumber)?.intValue }
+        let dims = raw.dropFirst().map { ($0 as? NSNumber).flatMap(KerasLayer.size) }
         guard dims.allSatisfy({ ($0 ?? 0) > 0 }), dims.count == 3 || dims.count == 1 else {
             throw fail(l, "input shape \(raw.map { ($0 as? NSNumber).map { "\($0)" } ?? "None" }) is not supported: ttl needs a fixed image size (H, W, C) or a fixed feature count")
         }
@@ -226,8 +233,8 @@ struct KerasGraphBuilder {
         guard x.shape.rank == 4 else { throw fail(l, "expected a 4-D input, got \(x.shape.rank)-D") }
         let depthwise = l.className == "DepthwiseConv2D"
         guard let (kh, kw) = l.pair("kernel_size") else { throw fail(l, "no kernel_size") }
-        let (sh, sw) = l.pair("strides") ?? (1, 1)
-        let (dh, dw) = l.pair("dilation_rate") ?? (1, 1)
+        let (sh, sw) = try optionalPair(l, "strides") ?? (1, 1)
+        let (dh, dw) = try optionalPair(l, "dilation_rate") ?? (1, 1)
         let cin = x.shape[1]
         let groups = depthwise ? cin : l.int("groups") ?? 1
         let multiplier = depthwise ? l.int("depth_multiplier") ?? 1 : 1
@@ -298,10 +305,14 @@ struct KerasGraphBuilder {
 
     func padding(_ l: KerasLayer) throws -> Padding2D {
         let p = l.config["padding"]
-        if let n = p as? NSNumber { return Padding2D(n.intValue) }
-        if let pair = p as? [NSNumber], pair.count == 2 { return Padding2D(h: pair[0].intValue, w: pair[1].intValue) }
+        let v = { (n: NSNumber) throws -> Int in
+            guard let s = KerasLayer.size(n), s >= 0 else { throw self.fail(l, "padding \(n) is out of range") }
+            return s
+        }
+        if let n = p as? NSNumber { return Padding2D(try v(n)) }
+        if let pair = p as? [NSNumber], pair.count == 2 { return Padding2D(h: try v(pair[0]), w: try v(pair[1])) }
         if let nested = p as? [[NSNumber]], nested.count == 2, nested[0].count == 2, nested[1].count == 2 {
-            return Padding2D(top: nested[0][0].intValue, left: nested[1][0].intValue, bottom: nested[0][1].intValue, right: nested[1][1].intValue)
+            return Padding2D(top: try v(nested[0][0]), left: try v(nested[1][0]), bottom: try v(nested[0][1]), right: try v(nested[1][1]))
         }
         throw fail(l, "unreadable padding")
     }
@@ -309,7 +320,7 @@ struct KerasGraphBuilder {
     mutating func pool(_ l: KerasLayer, _ x: (name: String, shape: Shape)) throws -> (name: String, shape: Shape) {
         guard x.shape.rank == 4 else { throw fail(l, "expected a 4-D input") }
         guard let (kh, kw) = l.pair("pool_size") else { throw fail(l, "no pool_size") }
-        let (sh, sw) = l.pair("strides") ?? (kh, kw)
+        let (sh, sw) = try optionalPair(l, "strides") ?? (kh, kw)
         let pad = try convPadding(l, x.shape, kernel: (kh, kw), stride: (sh, sw), dilation: (1, 1))
         let window = Window2D(kernel: Size2D(kh, kw), stride: Size2D(sh, sw), padding: pad)
         // Keras averages over the window's pixels inside the image only.
@@ -335,7 +346,8 @@ struct KerasGraphBuilder {
     /// squeeze-and-excitation blocks of EfficientNet: `[N, C]` ↔ `[N, 1, 1, C]`).
     mutating func reshape(_ l: KerasLayer, _ x: (name: String, shape: Shape)) throws -> (name: String, shape: Shape) {
         guard let raw = l.config["target_shape"] as? [NSNumber] else { throw fail(l, "no target_shape") }
-        var target = raw.map(\.intValue)
+        guard let bounded = Optional(raw.compactMap(KerasLayer.size)), bounded.count == raw.count else { throw fail(l, "target_shape \(raw) is out of range") }
+        var target = bounded
         let s = x.shape
         let count = s.count / max(s[0], 1)
         if let i = target.firstIndex(of: -1) {

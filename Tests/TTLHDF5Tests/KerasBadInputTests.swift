@@ -1,6 +1,6 @@
 import Foundation
 import TTLCore
-import TTLHDF5
+@testable import TTLHDF5
 import XCTest
 
 /// Malformed Keras files: typed errors naming the file and the HDF5 path, never a crash.
@@ -73,6 +73,25 @@ final class KerasBadInputTests: XCTestCase {
                        "\(url.path): holds weights only; name the architecture with --arch (resnet101, resnet101v2, resnet152, resnet152v2, resnet50, resnet50v2)")
         // The wrong architecture: shapes do not fit, and the error says where.
         XCTAssertTrue(message { try KerasImporter.load(contentsOf: url, architecture: "resnet50") }.contains("conv2_block1_1_conv"))
+    }
+
+    /// Numbers no real model has (from a damaged or hostile configuration) are errors, never an overflow.
+    func testAbsurdConfigurationNumbers() throws {
+        let huge = "9223372036854775807"
+        for (layer, input) in [("{\"class_name\": \"ZeroPadding2D\", \"config\": {\"padding\": \(huge)}}", "[null, 8, 8, 3]"),
+                               ("{\"class_name\": \"Conv2D\", \"config\": {\"filters\": 4, \"kernel_size\": [\(huge), 3]}}", "[null, 8, 8, 3]"),
+                               ("{\"class_name\": \"MaxPooling2D\", \"config\": {\"pool_size\": 2, \"strides\": -\(huge)}}", "[null, 8, 8, 3]"),
+                               ("{\"class_name\": \"Reshape\", \"config\": {\"target_shape\": [\(huge), 2]}}", "[null, 8, 8, 3]"),
+                               ("{\"class_name\": \"Flatten\", \"config\": {}}", "[null, 4294967296, 4294967296, 3]")] {
+            let json = """
+                {"class_name": "Sequential", "config": {"name": "m", "layers": [
+                  {"class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": \(input)}}, \(layer)]}}
+                """
+            let config = try KerasModelConfig(json: json, file: "m.h5")
+            XCTAssertThrowsError(try KerasGraphBuilder.build(config, weights: KerasWeights(), file: "m.h5"), layer) { e in
+                XCTAssertTrue(e is KerasError, "\(e)")
+            }
+        }
     }
 
     func testDamagedKerasZip() throws {
