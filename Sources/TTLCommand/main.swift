@@ -383,7 +383,9 @@ extension TTLCommand {
                 } else {
                     var line = String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100)
                     if let vl = r.validationLoss, let va = r.validationAccuracy { line += String(format: "  val loss %.4f  acc %.1f%%", vl, va * 100) }
-                    line += String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond) + (r.best ? "  *" : "")
+                    // An epoch on cached features takes milliseconds; a rate would be noise.
+                    line += (r.seconds >= 0.1 ? String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond)
+                                              : String(format: "  %.2f s", r.seconds)) + (r.best ? "  *" : "")
                     print(line)
                 }
                 fflush(nil)
