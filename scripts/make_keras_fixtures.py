@@ -459,7 +459,8 @@ for seed, (stem, arch) in enumerate(RESNETS.items(), start=5):
 
 # ---------------------------------------------------------------------------------------------
 # 5b. An EfficientNet/MobileNet-style block: swish, a squeeze-and-excitation branch through
-#     Reshape((1, 1, C)), a strided 'same' convolution, GlobalMaxPooling2D; tf_keras .h5 and a
+#     Reshape((1, 1, C)), a strided 'same' convolution, Concatenate (channels, width, vectors),
+#     GlobalMaxPooling2D; tf_keras .h5 and a
 #     Keras 3 .keras (whose Reshape and activations are serialized in Keras 3's forms).
 
 
@@ -477,11 +478,13 @@ def build_blocks_model(K):
     se = L.Conv2D(4, 1, activation="swish")(se)
     se = L.Conv2D(16, 1, activation="sigmoid")(se)
     x = L.Multiply()([x, se])
+    x = L.Concatenate()([x, L.Conv2D(4, 1)(x)])                  # channels: 16 + 4
+    x = L.Concatenate(axis=2)([x, L.Conv2D(20, 1)(x)])           # along the width: 8×16
     x = L.Conv2D(8, 1, use_bias=False)(x)
     x = L.BatchNormalization()(x)
     v = L.Reshape((-1,))(L.GlobalAveragePooling2D(keepdims=True)(x))
     x = L.GlobalMaxPooling2D()(x)
-    x = L.Add()([x, v])
+    x = L.Concatenate()([L.Add()([x, v]), v])                    # vectors: 8 + 8
     out = L.Dense(4, activation="softmax")(x)
     return K.Model(inp, out)
 

@@ -272,6 +272,14 @@ struct KerasLayerWriter {
             result = (emit(n.name, "Dense", ["units": kernel.shape[1], "activation": "linear", "use_bias": weights.count == 2],
                            [try tensor(x, .same, for: n)], weights: weights), .same)
         case let op as BinaryOp: result = try binary(i, n, op)
+        case let op as ConcatOp:
+            guard rank == 2 || rank == 4 else { throw fail(n, "only vectors and images are concatenated in Keras") }
+            let axis = op.axis < 0 ? op.axis + rank : op.axis
+            guard axis >= 1 else { throw fail(n, "concatenation along the batch") }
+            // ttl's axis 1 is Keras's channel axis (last); H and W are Keras's 1 and 2.
+            let keras = rank == 4 ? [0, 3, 1, 2][axis] : axis
+            let layout: Layout = rank == 4 ? .nhwc : .same
+            result = (emit(n.name, "Concatenate", ["axis": keras == rank - 1 ? -1 : keras], try n.inputs.map { try tensor($0, layout, for: n) }), layout)
         case is IdentityOp: result = (emit(n.name, "Activation", ["activation": "linear"], [try tensor(x, .nhwc, for: n)]), .nhwc)
         case let op as PadOp:
             guard op.value == 0, rank == 4 else { throw fail(n, "only zero padding of images maps to ZeroPadding2D") }

@@ -12,7 +12,7 @@ import TTLNN
 let supportedKerasLayers: Set<String> = [
     "InputLayer", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
     "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Multiply",
-    "Subtract", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
+    "Subtract", "Concatenate", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
 ]
 
 /// Activations ttl runs (as a layer's `activation` or an `Activation` layer).
@@ -137,7 +137,7 @@ struct KerasGraphBuilder {
             ins.append(v)
         }
         if l.className != "InputLayer" && ins.isEmpty { throw fail(l, "the layer has no input") }
-        let single = ["Add", "Multiply", "Subtract"].contains(l.className) ? nil : ins.first
+        let single = ["Add", "Multiply", "Subtract", "Concatenate"].contains(l.className) ? nil : ins.first
         if single != nil && ins.count != 1 { throw fail(l, "expected one input, got \(ins.count)") }
         let out = try layer(l, ins, single)
         values[KerasTensorRef(layer: l.name, node: 0, tensor: 0)] = out
@@ -182,6 +182,15 @@ struct KerasGraphBuilder {
             let pooled = try value(l, l.name, MaxPoolOp(window), [x!])
             return try value(l, l.name + "_flatten", FlattenOp(axis: 1), [pooled])
         case "Reshape": return try reshape(l, x!)
+        case "Concatenate":
+            guard !ins.isEmpty else { throw fail(l, "no inputs") }
+            let rank = ins[0].shape.rank
+            var axis = l.int("axis") ?? -1
+            if axis < 0 { axis += rank }
+            guard axis >= 1, axis < rank, rank == 2 || rank == 4 else { throw fail(l, "axis \(l.config["axis"] ?? "nil") of a \(rank)-D tensor") }
+            // Keras's axes are channels-last: its channel axis is ttl's axis 1, H and W follow.
+            let ttlAxis = rank == 4 ? [0, 2, 3, 1][axis] : axis
+            return try value(l, l.name, ConcatOp(axis: ttlAxis), ins)
         case "Add", "Multiply", "Subtract":
             guard ins.count >= 2, l.className != "Subtract" || ins.count == 2 else { throw fail(l, "expected two or more inputs, got \(ins.count)") }
             let op: Binary.Op = l.className == "Add" ? .add : l.className == "Multiply" ? .mul : .sub

@@ -49,8 +49,11 @@ public enum ONNXExporter {
         }
         g.initializer.append(contentsOf: extra)
         g.input = model.inputs.map { valueInfo($0.name, $0.dimensions) }
+        // A dynamic batch in the input is a dynamic batch in the outputs (`first` of `[Int?]` is
+        // an `Int??`: flatten it before asking whether the batch is fixed).
+        let dynamicBatch = model.inputs.first.map { ($0.dimensions.first ?? nil) == nil } ?? false
         g.output = model.outputs.map { o in
-            let s = shapes[o].map { $0.dimensions.enumerated().map { $0.offset == 0 && model.inputs.first?.dimensions.first == nil ? nil : $0.element } }
+            let s = shapes[o].map { $0.dimensions.enumerated().map { $0.offset == 0 && dynamicBatch ? nil : $0.element } }
             return valueInfo(o, s ?? [])
         }
         proto.graph = g
@@ -222,6 +225,9 @@ public enum ONNXExporter {
             p.opType = "Gemm"
             p.attribute = [attribute("alpha", float: o.alpha), attribute("beta", float: o.beta),
                            attribute("transA", int: o.transposeA ? 1 : 0), attribute("transB", int: o.transposeB ? 1 : 0)]
+        case let c as ConcatOp:
+            p.opType = "Concat"
+            p.attribute = [attribute("axis", int: c.axis)]
         case let t as TransposeOp:
             p.opType = "Transpose"
             p.attribute = [attribute("perm", ints: t.permutation)]

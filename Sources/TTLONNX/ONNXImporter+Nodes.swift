@@ -238,7 +238,11 @@ extension GraphConverter {
 
         case "Concat":
             let vs = try ins.indices.compactMap { input($0) == nil ? nil : try required($0) }
-            guard allConstant(vs) else { throw Unsupported(detail: "concatenation of activations") }
+            if vs.allSatisfy({ constants[$0] == nil }) {
+                try add(name, ConcatOp(axis: a.int("axis", 0)), vs, [out])
+                return
+            }
+            guard allConstant(vs) else { throw Unsupported(detail: "concatenation of activations with constants") }
             do {
                 constants[out] = try ONNXConstant.concatenated(vs.map { constants[$0]! }, axis: a.int("axis", 0))
             } catch { throw InvalidNode(error.message) }

@@ -145,6 +145,17 @@ final class ParameterTreeTests: XCTestCase {
         XCTAssertEqual(tree.subtree("layer1.0").paths, ["conv1.weight"])
         XCTAssertEqual(tree.subtree("layer1").prefixed("layer1"), tree.selecting(prefix: "layer1"))
         XCTAssertEqual(tree.subtree(""), tree, "the empty prefix is the whole tree")
+        // Concat: joining then cutting the gradient back gives the pieces, exactly, along any axis.
+        var g = SeededRandom(seed: 5)
+        for axis in 0 ..< 4 {
+            var shapes: [Shape] = [[2, 3, 4, 5], [2, 3, 4, 5], [2, 3, 4, 5]]
+            for i in 0 ..< 3 { shapes[i] = Shape(shapes[i].dimensions.enumerated().map { $0.offset == axis ? i + 1 : $0.element }) }
+            let parts = shapes.map { g.pair($0).0 }
+            let joined = Concat.forward(parts, axis: axis)
+            XCTAssertEqual(joined.shape[axis], 6)
+            XCTAssertEqual(Concat.backward(outputGradient: joined, sizes: [1, 2, 3], axis: axis), parts, "axis \(axis)")
+        }
+        XCTAssertNil(Concat.outputShape([[1, 2, 3], [1, 3, 3]], axis: 2), "other dimensions must agree")
         XCTAssertEqual(Flatten.outputShape([0, 512, 1, 1]), [0, 512], "an empty batch keeps its feature count")
         let nan = Tensor(shape: [1, 1, 1, 3], scalars: [1, .nan, 2])
         XCTAssertTrue(MaxPool2D.forward(nan, window: Window2D(kernel: Size2D(1, 3)), recordArgmax: false).output.scalars[0].isNaN,

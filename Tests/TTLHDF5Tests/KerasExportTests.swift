@@ -37,6 +37,17 @@ final class KerasExportTests: XCTestCase {
         }
     }
 
+    /// A Keras-origin model goes into the store as ONNX and comes back the same.
+    func testKerasModelsThroughONNXAreBitIdentical() throws {
+        for f in try KerasImportTests.manifest() {
+            let keras = try KerasImportTests.load(f)
+            let onnx = try ONNXImporter.load(try ONNXExporter.serialize(keras), file: f.file + " (as ONNX)")
+            XCTAssertEqual(onnx.inputs, keras.inputs, f.file)
+            let x = try NPY.readTensor(KerasImportTests.fixtures.appendingPathComponent(f.input))
+            XCTAssertTrue(try run(onnx, x).bitwiseEqual(try run(keras, x)), "\(f.file): outputs through ONNX")
+        }
+    }
+
     /// A PyTorch-origin (NCHW) network keeps its NCHW input and its outputs in Keras form.
     func testONNXOriginModelsKeepTheirInputConvention() throws {
         let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

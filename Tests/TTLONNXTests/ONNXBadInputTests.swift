@@ -162,3 +162,16 @@ final class ONNXBadInputTests: XCTestCase {
         XCTAssertEqual([name, op], ["conv", "Conv"])
     }
 }
+
+final class ONNXExportShapeTests: XCTestCase {
+    /// A dynamic batch in the input stays dynamic in the outputs the exporter declares
+    /// (onnxruntime checks results against them).
+    func testDynamicBatchInOutputs() throws {
+        let url = ONNXModelTests.fixtures.appendingPathComponent("models/torchscript_folded_bn/model.onnx")
+        let model = try ONNXImporter.load(contentsOf: url)
+        XCTAssertNil(model.inputs[0].dimensions[0])
+        let proto = try Onnx_ModelProto(serializedBytes: try ONNXExporter.serialize(model))
+        XCTAssertEqual(proto.graph.output[0].type.tensorType.shape.dim[0].dimParam, "N")
+        XCTAssertEqual(proto.graph.output[0].type.tensorType.shape.dim[1].dimValue, 7)
+    }
+}
