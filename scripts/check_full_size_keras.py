@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Full-size Keras check (not run by CI): Keras-applications ResNet50, ResNet50V2, MobileNetV2 and
-EfficientNetB0 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
+"""Full-size Keras check (not run by CI): Keras-applications ResNet50, ResNet50V2, MobileNetV2,
+EfficientNetB0, DenseNet121 and InceptionV3 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
 .h5 (and the ResNets as weights only); `ttl import` reads them (the weights-only ones with --arch),
 `ttl run` must match tf_keras's prediction, and `ttl export` must give a file tf_keras and Keras 3
 load and that predicts the same.
@@ -21,13 +21,16 @@ import tf_keras
 ttl = sys.argv[1] if len(sys.argv) > 1 else ".build/release/ttl"
 here = os.path.dirname(os.path.abspath(__file__))
 rng = np.random.default_rng(0)
+tf_keras.utils.set_random_seed(0)
 failed = False
 with tempfile.TemporaryDirectory() as tmp:
     env = dict(os.environ, TTL_HOME=os.path.join(tmp, "home"))
     for name, build, arch in [("resnet50", tf_keras.applications.ResNet50, "resnet50"),
                               ("resnet50v2", tf_keras.applications.ResNet50V2, "resnet50v2"),
                               ("mobilenetv2", tf_keras.applications.MobileNetV2, None),
-                              ("efficientnetb0", tf_keras.applications.EfficientNetB0, None)]:
+                              ("efficientnetb0", tf_keras.applications.EfficientNetB0, None),
+                              ("densenet121", tf_keras.applications.DenseNet121, None),
+                              ("inceptionv3", tf_keras.applications.InceptionV3, None)]:
         # Logits, not probabilities: near-uniform softmax outputs over 1000 classes would hide errors.
         model = build(weights=None, classifier_activation=None)
         # Random weights lose the input within a few dozen layers unless every batch norm
@@ -36,14 +39,17 @@ with tempfile.TemporaryDirectory() as tmp:
         # training-mode pass), as training would have.
         bns = [layer for layer in model.layers if isinstance(layer, tf_keras.layers.BatchNormalization)]
         for layer in bns:
-            c = layer.gamma.shape[0]
-            w = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c)] + w[2:])
+            w = layer.get_weights()  # [gamma if scale] [beta if center] moving_mean moving_variance
+            c = w[-1].shape[0]
+            fresh = ([rng.uniform(0.5, 1.5, c)] if layer.scale else []) + ([rng.normal(0, 0.3, c)] if layer.center else [])
+            layer.set_weights(fresh + w[-2:])
             layer.momentum = 0.0
-        model(rng.normal(0, 1, (8, 224, 224, 3)).astype(np.float32), training=True)
-        x = rng.normal(0, 1, (2, 224, 224, 3)).astype(np.float32)
+        size = model.input_shape[1]
+        model(rng.normal(0, 1, (8, size, size, 3)).astype(np.float32), training=True)
+        x = rng.normal(0, 1, (2, size, size, 3)).astype(np.float32)
         y = model.predict(x, verbose=0)
         full, weights = os.path.join(tmp, name + ".h5"), os.path.join(tmp, name + "_weights.h5")
+        size = model.input_shape[1]
         model.save(full, save_format="h5")
         model.save_weights(weights)
         np.save(os.path.join(tmp, "x.npy"), x)
