@@ -16,6 +16,16 @@ public enum ONNXExporter {
 
     /// The model as an ONNX ModelProto's bytes. Throws for an operation ONNX cannot express.
     public static func serialize(_ model: Model, file: String = "<memory>") throws(ONNXError) -> Data {
+        let proto = try modelProto(model, file: file)
+        do {
+            return try proto.serializedData()
+        } catch {
+            throw ONNXError(file: file, .cannotWrite("\(error)"))
+        }
+    }
+
+    /// The model as an ONNX ModelProto, every weight inline.
+    static func modelProto(_ model: Model, file: String) throws(ONNXError) -> Onnx_ModelProto {
         var proto = Onnx_ModelProto()
         proto.irVersion = Int64(irVersion)
         proto.producerName = "ttl"
@@ -57,11 +67,7 @@ public enum ONNXExporter {
             return valueInfo(o, s ?? [])
         }
         proto.graph = g
-        do {
-            return try proto.serializedData()
-        } catch {
-            throw ONNXError(file: file, .cannotWrite("\(error)"))
-        }
+        return proto
     }
 
     /// Protobuf messages cannot exceed 2 GiB: past this many bytes of weights they go to a
@@ -74,7 +80,8 @@ public enum ONNXExporter {
         do {
             if model.parameters.scalarCount() * 4 > externalDataThreshold {
                 let dataURL = url.appendingPathExtension("data")
-                var proto = try Onnx_ModelProto(serializedBytes: try serialize(model, file: url.path))
+                // Moved out before anything is serialized: protobuf messages stop at 2 GiB.
+                var proto = try modelProto(model, file: url.path)
                 var blob = Data()
                 for i in proto.graph.initializer.indices where proto.graph.initializer[i].hasRawData {
                     let bytes = proto.graph.initializer[i].rawData
