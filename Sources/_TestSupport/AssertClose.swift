@@ -72,3 +72,23 @@ public struct SeededRandom {
         return (t, ReferenceTensor(t))
     }
 }
+
+/// A whole model's output against a reference framework's: max |got − expected| ≤
+/// `relativeTolerance` · max(1, max |expected|), the same shape, and, for `[N, classes]`
+/// outputs, the same top-1 class in every row.
+public func assertModelOutput(_ got: Tensor, _ expected: Tensor, relativeTolerance: Float, _ name: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(got.shape, expected.shape, name, file: file, line: line)
+    guard got.shape == expected.shape else { return }
+    let g = got.scalars, e = expected.scalars
+    let scale = max(1, e.map(abs).max() ?? 0)
+    let err = zip(g, e).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertLessThanOrEqual(err, relativeTolerance * scale, "\(name): max abs error \(err)", file: file, line: line)
+    if got.rank == 2 {
+        let cols = got.shape[1]
+        for r in 0 ..< got.shape[0] {
+            let gr = g[r * cols ..< (r + 1) * cols], er = e[r * cols ..< (r + 1) * cols]
+            XCTAssertEqual(gr.firstIndex(of: gr.max()!), er.firstIndex(of: er.max()!), "\(name): top-1 of row \(r)", file: file, line: line)
+        }
+    }
+}

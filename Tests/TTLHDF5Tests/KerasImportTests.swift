@@ -35,19 +35,7 @@ final class KerasImportTests: XCTestCase {
     /// the ONNX tests: these nets are small (measured ≤ 7.2e-7), and a batch norm's epsilon mixed
     /// up in a single layer moves the outputs by only 6e-5.
     static func assertMatches(_ got: Tensor, _ expected: Tensor, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.shape, expected.shape, name, file: file, line: line)
-        guard got.shape == expected.shape else { return }
-        let g = got.scalars, e = expected.scalars
-        let scale = max(1, e.map(abs).max() ?? 0)
-        let err = zip(g, e).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(err, 1e-5 * scale, "\(name): max abs error \(err)", file: file, line: line)
-        if got.rank == 2 {
-            let cols = got.shape[1]
-            for r in 0 ..< got.shape[0] {
-                let gr = g[r * cols ..< (r + 1) * cols], er = e[r * cols ..< (r + 1) * cols]
-                XCTAssertEqual(gr.firstIndex(of: gr.max()!), er.firstIndex(of: er.max()!), "\(name): top-1 of row \(r)", file: file, line: line)
-            }
-        }
+        assertModelOutput(got, expected, relativeTolerance: 1e-5, name, file: file, line: line)
     }
 
     /// A weights-only fixture goes onto its built-in architecture, or (with none) onto the

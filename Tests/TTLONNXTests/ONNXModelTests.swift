@@ -17,19 +17,7 @@ final class ONNXModelTests: XCTestCase {
 
     /// max |ttl − reference| ≤ 1e-4 · max(1, max |reference|), and the same top-1 in every row.
     static func assertMatches(_ got: Tensor, _ expected: Tensor, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.shape, expected.shape, name, file: file, line: line)
-        guard got.shape == expected.shape else { return }
-        let g = got.scalars, e = expected.scalars
-        let scale = max(1, e.map(abs).max() ?? 0)
-        let err = zip(g, e).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(err, 1e-4 * scale, "\(name): max abs error \(err)", file: file, line: line)
-        if got.rank == 2 {
-            let cols = got.shape[1]
-            for r in 0 ..< got.shape[0] {
-                let gr = g[r * cols ..< (r + 1) * cols], er = e[r * cols ..< (r + 1) * cols]
-                XCTAssertEqual(gr.firstIndex(of: gr.max()!), er.firstIndex(of: er.max()!), "\(name): top-1 of row \(r)", file: file, line: line)
-            }
-        }
+        assertModelOutput(got, expected, relativeTolerance: 1e-4, name, file: file, line: line)
     }
 
     func testEveryExportStyleMatchesOnnxruntime() throws {
