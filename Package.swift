@@ -4,6 +4,7 @@ import PackageDescription
 // MARK: - Targets, layered one way (see ../shared/STYLE.md §1)
 //
 //   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
+//   COneDNN      a small C door to oneDNN 2.x (Debian's libdnnl-dev), the engine on Linux
 //   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
 //   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
 //   TTLFineTune  images (libjpeg-turbo, libpng), data, optimizers, trainer         → TTLNN
@@ -14,9 +15,8 @@ import PackageDescription
 //   ttl-bench    release benchmarks of the kernels and whole networks
 //   _TestSupport test-only helpers (assertClose, fixtures)
 
-// The numeric targets are optimized in debug builds too: the test suite runs whole networks
-// (ResNet-152 included), which unoptimized Swift runs tens of times slower.
-let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// No unsafeFlags anywhere (they stop other packages from depending on ttl by version): the
+// test suite runs whole networks, so `make test` builds in release with testing enabled.
 
 let package = Package(
     name: "ttl",
@@ -58,18 +58,24 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
         ),
 
+        // oneDNN through a C shim: its 2.x descriptor API stays in one C file. Debian ships no
+        // pkg-config file for it, so the library is named here.
+        .target(
+            name: "COneDNN",
+            linkerSettings: [.linkedLibrary("dnnl", .when(platforms: [.linux]))]
+        ),
+
         // MARK: Core
         .target(
             name: "TTLCore",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
-            swiftSettings: optimizedInDebug
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux])), "COneDNN"]
         ),
 
         // MARK: Runtime
-        .target(name: "TTLNN", dependencies: ["TTLCore"], swiftSettings: optimizedInDebug),
+        .target(name: "TTLNN", dependencies: ["TTLCore"]),
 
         // MARK: Fine-tuning
-        .target(name: "TTLFineTune", dependencies: ["TTLNN", "CTurboJPEG", "CPNG"], swiftSettings: optimizedInDebug),
+        .target(name: "TTLFineTune", dependencies: ["TTLNN", "CTurboJPEG", "CPNG"]),
 
         // MARK: Formats
         .target(

@@ -4,7 +4,7 @@ import Synchronization
 /// How many threads ttl's kernels and BLAS use.
 ///
 /// Defaults to `TTL_NUM_THREADS` when set, else the number of active processors.
-/// Setting it also sets OpenBLAS's thread count, so one number governs both.
+/// Setting it also sets OpenBLAS's and oneDNN's thread counts, so one number governs all.
 public enum ComputeThreads {
     private static let state = Mutex<Int?>(nil)
 
@@ -23,6 +23,7 @@ public enum ComputeThreads {
             let n = max(1, newValue)
             state.withLock { $0 = n }
             BLAS.setThreadCount(n)
+            OneDNN.threadCountChanged(n)
         }
     }
 

@@ -80,8 +80,28 @@ extension Model {
     /// Inference: runs the nodes needed for `outputs` (default: the graph outputs), freeing
     /// each activation after its last use.
     /// - Parameter feeds: a tensor for each graph input, shaped as its ``InputSpec`` says
+    ///
+    /// With the oneDNN engine (``Engine/current``), the first run for given input shapes
+    /// compiles the model into a plan (fusions, folded batch norms, reordered weights, a buffer
+    /// plan) that later runs only execute; a model the plan cannot take runs as below.
     public func run(_ feeds: [String: Tensor], outputs: [String]? = nil) throws(GraphError) -> [String: Tensor] {
-        try execute(feeds, outputs: outputs ?? self.outputs, training: false, gradientInputs: [], keepTape: false).outputs
+        let wanted = outputs ?? self.outputs
+        if Engine.current == .oneDNN, let shapes = plannableShapes(feeds),
+           let plan = plans.plan(for: self, shapes: shapes, outputs: wanted) {
+            return try plan.run(feeds)
+        }
+        return try execute(feeds, outputs: wanted, training: false, gradientInputs: [], keepTape: false).outputs
+    }
+
+    /// The shapes of the feeds when every graph input is fed with a shape it accepts; nil
+    /// otherwise (the executor then reports what is wrong).
+    func plannableShapes(_ feeds: [String: Tensor]) -> [String: Shape]? {
+        var shapes: [String: Shape] = [:]
+        for spec in inputs {
+            guard let t = feeds[spec.name], spec.accepts(t.shape), t.count > 0 else { return nil }
+            shapes[spec.name] = t.shape
+        }
+        return shapes
     }
 
     /// A training (or gradient-taking) forward pass. Batch norms whose parameters train use

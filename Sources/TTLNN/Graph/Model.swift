@@ -45,13 +45,16 @@ public struct InputSpec: Sendable, Equatable {
 /// as inputs. Weights are trainable unless frozen (``frozen``).
 public struct Model: Sendable {
     /// The graph inputs, fed by name when the model runs.
-    public internal(set) var inputs: [InputSpec]
+    public internal(set) var inputs: [InputSpec] { didSet { plans = PlanCache() } }
     /// Names of the values the model returns: node outputs or graph inputs.
-    public var outputs: [String]
+    public var outputs: [String] { didSet { plans = PlanCache() } }
     /// The operations, in topological order.
-    public internal(set) var nodes: [Node]
+    public internal(set) var nodes: [Node] { didSet { plans = PlanCache() } }
     /// Every weight and buffer, by dotted path; nodes read them as inputs.
-    public var parameters: ParameterTree
+    public var parameters: ParameterTree { didSet { plans = PlanCache() } }
+    /// The engine's compiled plans of this graph and these weights (``InferencePlan``);
+    /// any change to the graph or the weights starts a new, empty cache.
+    var plans = PlanCache()
     /// Paths of parameters that do not train.
     public var frozen: Set<String> = []
     /// Free-form facts carried with the model (source format, producer, labels, preprocessing).
