@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Debian/Ubuntu packages.
-APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
+APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev libdnnl-dev)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "ttl: 'swift' is not on PATH; install Swift 6.0 or later (https://www.swift.org/install)" >&2

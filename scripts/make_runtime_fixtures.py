@@ -104,9 +104,12 @@ def write(name, model, config, unfreeze_from, batch=4, size=32):
 write("tiny_resnet_basic", TinyResNet(BasicBlock, [1, 1, 1, 1], base=4, classes=5),
       {"family": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "base": 4, "groups": 1, "width_per_group": 64, "classes": 5},
       "layer4")
+# At 64×64 layer4 sees 2×2 planes: its training-mode batch norms average 16 values, not 4,
+# which would amplify float32 rounding of the frozen stages past the forward tolerance.
 write("tiny_resnext_bottleneck", TinyResNet(Bottleneck, [1, 2, 1, 1], base=4, groups=2, width_per_group=32, classes=3),
-      {"family": "resnet", "block": "bottleneck", "layers": [1, 2, 1, 1], "base": 4, "groups": 2, "width_per_group": 32, "classes": 3},
-      "layer4")
+      {"family": "resnet", "block": "bottleneck", "layers": [1, 2, 1, 1], "base": 4, "groups": 2, "width_per_group": 32, "classes": 3,
+       "size": 64},
+      "layer4", size=64)
 stages = [[1, 3, 1, 8, 4, 1], [6, 3, 2, 4, 8, 2], [6, 5, 2, 8, 12, 1]]
 write("tiny_efficientnet_lite", TinyEfficientNetLite(8, stages, 16, 5, 32),
       {"family": "efficientnet-lite", "stem": 8, "stages": stages, "head": 16, "classes": 5},

@@ -170,25 +170,41 @@ extension TTLCommand {
 
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Measure images/s and peak memory, for inference or (--train) a head-only training step.",
+            abstract: "Measure images/s and peak memory, for inference or (--train) a training step.",
             discussion: """
+                Inference runs the model as the engine's prepared plan (oneDNN; TTL_ENGINE=reference for ttl's Swift kernels); the time to prepare it is shown. A training step is forward, cross-entropy and backward with the head trainable, and the stages from --unfreeze-from.
+
                 Example:
                   ttl bench resnet18 --batch 32 --threads 2
-                  ttl bench resnet18 --train
+                  ttl bench resnet18 --train --unfreeze-from layer4
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
         @Option(help: "Images per batch.") var batch = 32
         @Option(help: "Timed runs (the best is reported).") var repeats = 3
-        @Flag(help: "Time a training step with only the head trainable.") var train = false
+        @Flag(help: "Time a training step.") var train = false
+        @Option(help: "With --train: also train the stages from this one on (e.g. layer4).") var unfreezeFrom: String?
+        @Flag(help: "Print one JSON object.") var json = false
         @OptionGroup var threads: Threads
 
         func run() throws {
             threads.apply()
+            if unfreezeFrom != nil && !train { throw TTLError.usage("--unfreeze-from needs --train") }
             let m = try ModelStore().load(model)
-            let r = try Benchmark.run(m, batch: batch, train: train, repeats: repeats)
+            let r = try Benchmark.run(m, batch: batch, train: train, unfreezeFrom: unfreezeFrom, repeats: repeats)
+            let what = !train ? "inference" : unfreezeFrom.map { "training step, \($0) on and the head" } ?? "training step, head only"
+            if json {
+                var fields = ["\"images_per_second\": \(r.imagesPerSecond)", "\"seconds_per_batch\": \(r.secondsPerBatch)",
+                              "\"peak_memory_mib\": \(r.peakMemoryMiB)", "\"batch\": \(batch)", "\"threads\": \(ComputeThreads.count)",
+                              "\"engine\": \"\(r.engine)\"", "\"mode\": \"\(what)\""]
+                if let p = r.planSeconds { fields.append("\"plan_seconds\": \(p)") }
+                print("{" + fields.joined(separator: ", ") + "}")
+                return
+            }
             print(String(format: "%@: %.1f images/s (%.3f s per batch of %d, %d threads, %@), peak memory %.0f MiB",
-                         model, r.imagesPerSecond, r.secondsPerBatch, batch, ComputeThreads.count,
-                         train ? "training step, head only" : "inference", r.peakMemoryMiB))
+                         model, r.imagesPerSecond, r.secondsPerBatch, batch, ComputeThreads.count, what, r.peakMemoryMiB))
+            var engine = "engine: \(r.engine)"
+            if let p = r.planSeconds, let plan = r.plan { engine += String(format: "; plan prepared in %.1f ms: ", p * 1000) + plan.description }
+            print(engine)
         }
     }
 

@@ -92,3 +92,14 @@ public func assertModelOutput(_ got: Tensor, _ expected: Tensor, relativeToleran
         }
     }
 }
+
+/// Runs `body` once with each engine that can run here (oneDNN where available, then the
+/// reference Swift kernels), and restores the engine in use afterwards.
+public func forEachEngine(_ body: (Engine) throws -> Void) rethrows {
+    let saved = Engine.current
+    defer { Engine.current = saved }
+    for engine in Engine.available {
+        Engine.current = engine
+        try body(engine)
+    }
+}

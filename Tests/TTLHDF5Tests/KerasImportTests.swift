@@ -56,8 +56,11 @@ final class KerasImportTests: XCTestCase {
             let model = try Self.load(f)
             XCTAssertEqual(model.imageLayout, .nhwc, f.file)
             let x = try NPY.readTensor(Self.fixtures.appendingPathComponent(f.input))
-            let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
-            Self.assertMatches(y, try NPY.readTensor(Self.fixtures.appendingPathComponent(f.output)), f.file)
+            let expected = try NPY.readTensor(Self.fixtures.appendingPathComponent(f.output))
+            try forEachEngine { engine in
+                let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
+                Self.assertMatches(y, expected, "\(f.file) [\(engine.rawValue)]")
+            }
         }
     }
 

@@ -34,7 +34,7 @@ final class TinyNetworkTests: XCTestCase {
         return Fixture(folder: folder, config: json as! [String: Any])
     }
 
-    /// The Swift architecture named by a fixture's config, at the fixture's 32×32 input.
+    /// The Swift architecture named by a fixture's config, at the fixture's input size (32×32 unless it says).
     static func model(for f: Fixture) -> Model {
         let c = f.config
         let classes = c["classes"] as! Int
@@ -42,7 +42,7 @@ final class TinyNetworkTests: XCTestCase {
             var config = ResNet.Configuration(block: c["block"] as! String == "basic" ? .basic : .bottleneck, layers: c["layers"] as! [Int],
                                               groups: c["groups"] as! Int, widthPerGroup: c["width_per_group"] as! Int,
                                               baseWidth: c["base"] as! Int, classes: classes)
-            config.imageSize = 32
+            config.imageSize = c["size"] as? Int ?? 32
             return ResNet.build(config)
         }
         let stages = (c["stages"] as! [[Int]]).map {
@@ -52,8 +52,9 @@ final class TinyNetworkTests: XCTestCase {
                                             classes: classes, imageSize: 32))
     }
 
-    func checkNetwork(_ name: String) throws {
-        let f = try Self.fixture(name)
+    func checkNetwork(_ fixtureName: String) throws {
+        let f = try Self.fixture(fixtureName)
+        let name = "\(fixtureName) [\(Engine.current.rawValue)]"
         var model = Self.model(for: f)
         let weights = try f.tree("weights")
         let report = try model.load(weights)
@@ -68,6 +69,18 @@ final class TinyNetworkTests: XCTestCase {
         // Training forward and backward with everything before the last stage frozen.
         try model.unfreeze(from: f.unfreezeFrom)
         XCTAssertEqual(Set(model.parameterPaths.filter { model.isTrainable($0) }), f.trainable, name)
+
+        // The same step without the input's gradient: the frozen stages run as the engine's plan.
+        var frozenFirst = model
+        let (prefixOuts, prefixTape) = try frozenFirst.forward(["input": x])
+        assertClose(prefixOuts[model.outputs[0]]!, try f.array("logits_train"), atol: forward.atol, rtol: forward.rtol, "\(name) train logits, frozen stages planned")
+        let (_, prefixCache) = SoftmaxCrossEntropy.forward(logits: prefixOuts[model.outputs[0]]!, labels: labels)
+        let prefixGrads = frozenFirst.backward(prefixTape, outputGradients: [model.outputs[0]: SoftmaxCrossEntropy.backward(cache: prefixCache, labels: labels)])
+        XCTAssertEqual(Set(prefixGrads.keys), f.trainable, name)
+        for (path, g) in try f.tree("grads").entriesInOrder {
+            assertClose(prefixGrads[path] ?? Tensor(zeros: [1]), g.tensor, atol: backward.atol, rtol: backward.rtol, "\(name) grad \(path), frozen stages planned")
+        }
+
         let (outs, tape) = try model.forward(["input": x], gradientInputs: ["input"])
         let trainLogits = outs[model.outputs[0]]!
         assertClose(trainLogits, try f.array("logits_train"), atol: forward.atol, rtol: forward.rtol, "\(name) train logits")
@@ -94,13 +107,15 @@ final class TinyNetworkTests: XCTestCase {
         XCTAssertEqual(tape.cachedNodeCount, model.nodes.count, "\(name): with the input's gradient asked for, every node keeps its cache")
     }
 
-    func testTinyResNetBasicBlocks() throws { try checkNetwork("tiny_resnet_basic") }
-    func testTinyResNeXtBottlenecks() throws { try checkNetwork("tiny_resnext_bottleneck") }
-    func testTinyEfficientNetLite() throws { try checkNetwork("tiny_efficientnet_lite") }
+    func testTinyResNetBasicBlocks() throws { try forEachEngine { _ in try checkNetwork("tiny_resnet_basic") } }
+    func testTinyResNeXtBottlenecks() throws { try forEachEngine { _ in try checkNetwork("tiny_resnext_bottleneck") } }
+    func testTinyEfficientNetLite() throws { try forEachEngine { _ in try checkNetwork("tiny_efficientnet_lite") } }
 
     /// After k SGD steps on a new head with the backbone frozen, the backbone's bytes (weights
     /// and running statistics) are unchanged and the head moved.
-    func testFrozenBackboneTrainsOnlyTheHead() throws {
+    func testFrozenBackboneTrainsOnlyTheHead() throws { try forEachEngine { _ in try checkFrozenBackbone() } }
+
+    func checkFrozenBackbone() throws {
         let f = try Self.fixture("tiny_resnet_basic")
         var model = Self.model(for: f)
         try model.load(try f.tree("weights"))

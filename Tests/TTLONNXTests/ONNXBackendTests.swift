@@ -3,6 +3,7 @@ import TTLCore
 import TTLNN
 import TTLONNX
 import XCTest
+import _TestSupport
 
 /// The ONNX project's own backend test cases (copied from the onnx package by
 /// `scripts/make_onnx_fixtures.py`): every case whose operators ttl supports must pass.
@@ -43,14 +44,20 @@ final class ONNXBackendTests: XCTestCase {
                 }
                 let expected = try ONNXImporter.readTensor(contentsOf: data.appendingPathComponent("output_0.pb"))
                 XCTAssertTrue(files.contains("output_0.pb"))
-                do {
-                    let y = try model.run(feeds)[model.outputs[0]]!
-                    let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-                    let err = y.shape.count == expected.shape.count ? zip(y.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0 : .infinity
-                    if err <= 1e-4 * scale && y.count == expected.count { passed.append(name) } else { failed.append("\(name): max error \(err)") }
-                } catch {
-                    failed.append("\(name): \(error)")
+                // A case passes when it passes on every engine.
+                var ok = true
+                forEachEngine { engine in
+                    do {
+                        let y = try model.run(feeds)[model.outputs[0]]!
+                        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+                        let err = y.shape.count == expected.shape.count ? zip(y.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0 : .infinity
+                        if !(err <= 1e-4 * scale && y.count == expected.count) { ok = false; failed.append("\(name) [\(engine.rawValue)]: max error \(err)") }
+                    } catch {
+                        ok = false
+                        failed.append("\(name) [\(engine.rawValue)]: \(error)")
+                    }
                 }
+                if ok { passed.append(name) }
             }
         }
         print("ONNX backend cases: \(passed.count) pass, \(unsupported.count) use unsupported operators, \(failed.count) fail")

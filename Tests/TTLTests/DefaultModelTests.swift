@@ -31,8 +31,10 @@ final class DefaultModelTests: XCTestCase {
         for name in ["flower", "china"] {
             let reference = try NPY.readTensor(Self.fixtures.appendingPathComponent("default-model/\(name).probabilities.npy"))
             let x = try NPY.readTensor(Self.fixtures.appendingPathComponent("default-model/\(name).input.npy"))
-            let logits = try model.run(["input": x])[model.outputs[0]]!
-            assertClose(Softmax.forward(logits, axis: -1).reshaped([1000]), reference, atol: 1e-5, rtol: 0, "\(name) from PyTorch's input")
+            try forEachEngine { engine in
+                let logits = try model.run(["input": x])[model.outputs[0]]!
+                assertClose(Softmax.forward(logits, axis: -1).reshaped([1000]), reference, atol: 1e-5, rtol: 0, "\(name) from PyTorch's input [\(engine.rawValue)]")
+            }
 
             let p = try classifier.probabilities([Self.fixtures.appendingPathComponent("photos/\(name).jpg")]).reshaped([1000])
             assertClose(p, reference, atol: 1e-3, rtol: 0, "\(name) from the JPEG")

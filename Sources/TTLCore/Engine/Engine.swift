@@ -30,6 +30,9 @@ public enum Engine: String, Sendable, CaseIterable {
         set { selected.withLock { $0 = newValue == .oneDNN && !OneDNN.isAvailable ? .reference : newValue } }
     }
 
+    /// The engines that can run here: oneDNN where it is available, and always the reference.
+    public static var available: [Engine] { OneDNN.isAvailable ? [.oneDNN, .reference] : [.reference] }
+
     /// A one-line description for reports: `oneDNN 2.6.3 (avx2)` or `reference (Swift kernels)`.
     public static var summary: String {
         current == .oneDNN ? "oneDNN \(OneDNN.version) (\(OneDNN.isa))" : "reference (Swift kernels)"

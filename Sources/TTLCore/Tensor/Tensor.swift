@@ -75,6 +75,14 @@ public struct Tensor: Sendable, Equatable {
         return t
     }
 
+    /// Whether both tensors are views of the same stored elements (same buffer, offset and
+    /// shape): true means equal without comparing them. Any write to either makes a copy
+    /// first while both are alive, so a later `true` still means nothing was written.
+    public func sharesStorage(with other: Tensor) -> Bool {
+        guard offset == other.offset, shape == other.shape else { return false }
+        return storage.withUnsafeBufferPointer { a in other.storage.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
+    }
+
     /// Reads the elements.
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {

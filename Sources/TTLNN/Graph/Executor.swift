@@ -140,6 +140,25 @@ extension Model {
         return grads.filter { tape.targets.contains($0.key) }
     }
 
+    /// The nodes of `order` that no gradient flows through, when there are some and some that
+    /// gradients do flow through, and the values the first hand to the second (or return).
+    func frozenPrefix(_ order: [Int], outputs: Set<String>, gradientInputs: Set<String>) -> (nodes: Set<Int>, boundary: [String])? {
+        var flowing = Set<Int>(), carriesGradient = gradientInputs
+        for i in order where nodes[i].inputs.contains(where: { carriesGradient.contains($0) || isTrainable($0) }) {
+            flowing.insert(i)
+            carriesGradient.formUnion(nodes[i].outputs)
+        }
+        let frozen = Set(order).subtracting(flowing)
+        guard !flowing.isEmpty, !frozen.isEmpty else { return nil }
+        var readByFlowing = Set<String>()
+        for i in flowing { readByFlowing.formUnion(nodes[i].inputs) }
+        var boundary: [String] = []
+        for i in order where frozen.contains(i) {
+            for o in nodes[i].outputs where readByFlowing.contains(o) || outputs.contains(o) { boundary.append(o) }
+        }
+        return boundary.isEmpty ? nil : (frozen, boundary)
+    }
+
     func execute(_ feeds: [String: Tensor], outputs: [String], training: Bool, gradientInputs: Set<String>, keepTape: Bool) throws(GraphError)
         -> (outputs: [String: Tensor], tape: Tape, updates: [String: Tensor])
     {
@@ -168,6 +187,13 @@ extension Model {
         let fusions = self.fusions(order: order, keep: keep)
         let addFusions = self.addActivationFusions(order: order, keep: keep)
         var fusedAway = Set<Int>()
+        // A training pass with the oneDNN engine: the nodes no gradient flows through (a frozen
+        // backbone) run as one inference plan, and the executor takes over where gradients start.
+        if keepTape, Engine.current == .oneDNN, let (prefix, boundary) = frozenPrefix(order, outputs: keep, gradientInputs: gradientInputs),
+           let shapes = plannableShapes(feeds), let plan = plans.plan(for: self, shapes: shapes, outputs: boundary) {
+            for (name, t) in try plan.run(feeds) { values[name] = t }
+            fusedAway = prefix
+        }
         for (position, i) in order.enumerated() {
             if fusedAway.contains(i) { continue }
             let n = nodes[i]

@@ -51,9 +51,11 @@ public struct Model: Sendable {
     /// The operations, in topological order.
     public internal(set) var nodes: [Node] { didSet { plans = PlanCache() } }
     /// Every weight and buffer, by dotted path; nodes read them as inputs.
-    public var parameters: ParameterTree { didSet { plans = PlanCache() } }
+    public var parameters: ParameterTree { didSet { plans = plans.keeping(plansValidFor: parameters) } }
     /// The engine's compiled plans of this graph and these weights (``InferencePlan``);
-    /// any change to the graph or the weights starts a new, empty cache.
+    /// a change to the graph starts a new, empty cache, and a change to the weights keeps only
+    /// the plans that read none of the weights that changed (a frozen backbone's plan outlives
+    /// the optimizer's steps on the head).
     var plans = PlanCache()
     /// Paths of parameters that do not train.
     public var frozen: Set<String> = []

@@ -37,9 +37,12 @@ final class InferencePlan: @unchecked Sendable {
     let activationBytes: Int
     /// How many actions are oneDNN steps and how many run as Swift.
     let stepCount: Int, swiftCount: Int
+    /// The weights the plan was made from: it is valid while the model's are these same tensors.
+    let parameters: [(path: String, tensor: Tensor)]
 
-    init(actions: [Action], feeds: [(String, Int)], results: [(String, Int, Shape)], bufferBytes: [Int]) {
+    init(actions: [Action], feeds: [(String, Int)], results: [(String, Int, Shape)], bufferBytes: [Int], parameters: [String: Tensor]) {
         self.actions = actions
+        self.parameters = parameters.map { (path: $0.key, tensor: $0.value) }
         self.feeds = feeds.map { (name: $0.0, buffer: $0.1) }
         self.results = results.map { (name: $0.0, buffer: $0.1, shape: $0.2) }
         stepCount = actions.filter { if case .step = $0 { true } else { false } }.count
@@ -150,6 +153,21 @@ final class PlanCache: @unchecked Sendable {
 
     init() {}
 
+    private init(_ kept: [(Key, Entry)]) { entries.withLock { $0 = kept } }
+
+    /// A cache with the plans still valid for `parameters`: those whose weights are all still
+    /// the same tensors. The others are dropped (this cache, shared with copies of the model
+    /// that keep the old weights, is left as it is).
+    func keeping(plansValidFor parameters: ParameterTree) -> PlanCache {
+        let kept = entries.withLock { e in
+            e.filter { _, entry in
+                guard case let .plan(p) = entry else { return false }
+                return p.parameters.allSatisfy { parameters.tensor($0.path)?.sharesStorage(with: $0.tensor) == true }
+            }
+        }
+        return kept.isEmpty ? PlanCache() : PlanCache(kept)
+    }
+
     /// The plan for these inputs and outputs, made on first use; nil when the model cannot be planned.
     func plan(for model: Model, shapes: [String: Shape], outputs: [String]) -> InferencePlan? {
         let key = Key(shapes: shapes, outputs: outputs)
@@ -208,6 +226,8 @@ struct PlanBuilder {
     var valuesOnBuffer: [Int: [String]] = [:]
     var actions: [InferencePlan.Action] = []
     var done = Set<Int>()
+    /// Every weight read, so that the plan knows when it goes stale.
+    var used: [String: Tensor] = [:]
 
     init(model: Model, shapes feedShapes: [String: Shape], outputs: [String]) throws {
         self.model = model
@@ -253,7 +273,11 @@ struct PlanBuilder {
         return true
     }
 
-    func parameter(_ name: String) -> Tensor? { model.parameters[name]?.tensor }
+    mutating func parameter(_ name: String) -> Tensor? {
+        guard let t = model.parameters[name]?.tensor else { return nil }
+        used[name] = t
+        return t
+    }
 
     /// The value in the plain layout, adding a reorder when it is not.
     mutating func plain(_ name: String) throws -> Value {
@@ -302,7 +326,7 @@ struct PlanBuilder {
             let v = try plain(o)
             results.append((o, v.buffer, v.shape))
         }
-        return InferencePlan(actions: actions, feeds: feeds, results: results, bufferBytes: bufferBytes)
+        return InferencePlan(actions: actions, feeds: feeds, results: results, bufferBytes: bufferBytes, parameters: used)
     }
 
     /// A node the Swift kernels run: inputs made plain, outputs plain.
@@ -466,6 +490,7 @@ struct PlanBuilder {
     /// Weight `[outputs, features]` and bias of a Gemm that is a Linear layer on a computed value.
     func innerProductWeights(_ g: GemmOp, _ inputs: [String]) -> (weight: Tensor, bias: Tensor?)? {
         let o = g.options
+        func parameter(_ name: String) -> Tensor? { model.parameters[name]?.tensor }
         guard !o.transposeA, o.alpha == 1, inputs.count >= 2, var w = parameter(inputs[1]), w.rank == 2 else { return nil }
         if !o.transposeB { w = Transpose.forward(w, permutation: [1, 0]) }
         var bias: Tensor?
@@ -478,6 +503,7 @@ struct PlanBuilder {
 
     mutating func planInnerProduct(_ i: Int, _ g: GemmOp, _ ins: [String], outShape: Shape) throws -> Bool {
         guard let x = values[ins[0]], let (w, bias) = innerProductWeights(g, model.nodes[i].inputs) else { return false }
+        for name in model.nodes[i].inputs.dropFirst() where !name.isEmpty { _ = parameter(name) }
         let dims = x.layout.dims
         let features = dims.dropFirst().reduce(1, *)
         guard features == w.shape[1] else { return false }
@@ -533,5 +559,30 @@ struct PlanBuilder {
                                               options: conv.options, pre: pre)
         emit(step, "Conv", source: x, output: out, shape: outShape, inPlace: false, nodes: fused)
         return true
+    }
+}
+
+/// What the engine made of a model for some input shapes (``Model/prepare(_:outputs:)``).
+public struct PlanSummary: Sendable, CustomStringConvertible {
+    /// oneDNN primitives run per pass (fused chains count once; reorders included).
+    public var engineSteps: Int
+    /// Operations left to ttl's Swift kernels, by type.
+    public var swiftOperations: [String]
+    /// Bytes of activation memory after reuse.
+    public var activationBytes: Int
+    public var description: String {
+        "\(engineSteps) oneDNN steps, \(swiftOperations.count) Swift operations\(swiftOperations.isEmpty ? "" : " (\(swiftOperations.joined(separator: ", ")))"), \(activationBytes >> 20) MiB of activations"
+    }
+}
+
+extension Model {
+    /// Compiles the model for these input shapes now (the first ``run(_:outputs:)`` would),
+    /// and says what the plan holds; nil when the engine is the reference one or the model
+    /// cannot be planned (it then runs on the Swift executor).
+    public func prepare(_ shapes: [String: Shape], outputs: [String]? = nil) -> PlanSummary? {
+        guard Engine.current == .oneDNN, let plan = plans.plan(for: self, shapes: shapes, outputs: outputs ?? self.outputs) else { return nil }
+        var swift: [String] = []
+        for case let .swift(op, _, _, _) in plan.actions { swift.append(op.type) }
+        return PlanSummary(engineSteps: plan.stepCount, swiftOperations: swift, activationBytes: plan.activationBytes)
     }
 }
