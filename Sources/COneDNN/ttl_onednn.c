@@ -591,6 +591,208 @@ const char *ttl_step_impl(const ttl_step *st) {
     return info;
 }
 
+
+// MARK: - Convolutions for training
+
+/// A plain user buffer and, when the primitive wants another layout, its internal copy.
+struct ttl_port {
+    dnnl_memory_desc_t user_md, want_md;
+    dnnl_memory_t user, internal;  // internal NULL when the layouts agree
+    dnnl_primitive_t to_internal, to_user;
+};
+
+struct ttl_conv_train {
+    dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd;
+    dnnl_primitive_t fwd, bwd_data, bwd_weights;
+    // Forward: src, weights, dst. Backward data: diff_dst, weights, diff_src.
+    // Backward weights: src, diff_dst, diff_weights. Each primitive gets its own ports, as
+    // their preferred layouts may differ.
+    struct ttl_port f_src, f_w, f_dst, d_ddst, d_w, d_dsrc, w_src, w_ddst, w_dw;
+    dnnl_memory_t bias, diff_bias;
+    int with_bias;
+    int64_t outputs;
+};
+
+static dnnl_status_t port_init(struct ttl_port *p, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, int output) {
+    memset(p, 0, sizeof *p);
+    p->user_md = *user;
+    p->want_md = *want;
+    dnnl_status_t s = dnnl_memory_create(&p->user, user, engine, DNNL_MEMORY_NONE);
+    if (s != dnnl_success || dnnl_memory_desc_equal(user, want)) return s;
+    s = dnnl_memory_create(&p->internal, want, engine, DNNL_MEMORY_ALLOCATE);
+    dnnl_primitive_desc_t rpd = NULL;
+    if (s == dnnl_success) {
+        s = output ? dnnl_reorder_primitive_desc_create(&rpd, want, engine, user, engine, NULL)
+                   : dnnl_reorder_primitive_desc_create(&rpd, user, engine, want, engine, NULL);
+    }
+    if (s == dnnl_success) s = dnnl_primitive_create(output ? &p->to_user : &p->to_internal, rpd);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    return s;
+}
+
+static void port_free(struct ttl_port *p) {
+    if (p->user) dnnl_memory_destroy(p->user);
+    if (p->internal) dnnl_memory_destroy(p->internal);
+    if (p->to_internal) dnnl_primitive_destroy(p->to_internal);
+    if (p->to_user) dnnl_primitive_destroy(p->to_user);
+}
+
+/// Binds `buffer` and returns the memory the primitive reads (reordered in when needed).
+static dnnl_status_t port_in(struct ttl_port *p, const void *buffer, dnnl_memory_t *out) {
+    dnnl_status_t s = dnnl_memory_set_data_handle(p->user, (void *)buffer);
+    if (s != dnnl_success) return s;
+    if (!p->internal) { *out = p->user; return dnnl_success; }
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->internal}};
+    s = dnnl_primitive_execute(p->to_internal, stream, 2, a);
+    *out = p->internal;
+    return s;
+}
+
+static dnnl_status_t port_out(struct ttl_port *p, void *buffer, dnnl_memory_t *out) {
+    dnnl_status_t s = dnnl_memory_set_data_handle(p->user, buffer);
+    *out = p->internal ? p->internal : p->user;
+    return s;
+}
+
+static dnnl_status_t port_finish(struct ttl_port *p) {
+    if (!p->internal) return dnnl_success;
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, p->internal}, {DNNL_ARG_TO, p->user}};
+    return dnnl_primitive_execute(p->to_user, stream, 2, a);
+}
+
+void ttl_conv_train_free(ttl_conv_train *c) {
+    if (!c) return;
+    if (c->fwd) dnnl_primitive_destroy(c->fwd);
+    if (c->bwd_data) dnnl_primitive_destroy(c->bwd_data);
+    if (c->bwd_weights) dnnl_primitive_destroy(c->bwd_weights);
+    if (c->fwd_pd) dnnl_primitive_desc_destroy(c->fwd_pd);
+    if (c->bwd_data_pd) dnnl_primitive_desc_destroy(c->bwd_data_pd);
+    if (c->bwd_weights_pd) dnnl_primitive_desc_destroy(c->bwd_weights_pd);
+    struct ttl_port *ports[] = {&c->f_src, &c->f_w, &c->f_dst, &c->d_ddst, &c->d_w, &c->d_dsrc, &c->w_src, &c->w_ddst, &c->w_dw};
+    for (size_t i = 0; i < sizeof ports / sizeof *ports; i++) port_free(ports[i]);
+    if (c->bias) dnnl_memory_destroy(c->bias);
+    if (c->diff_bias) dnnl_memory_destroy(c->diff_bias);
+    free(c);
+}
+
+ttl_conv_train *ttl_conv_train_create(const int64_t src_dims[4], const int64_t dst_dims[4], const int64_t weight_dims[4],
+                                      int64_t groups, const int64_t stride[2], const int64_t dilation[2],
+                                      const int64_t pad_l[2], const int64_t pad_r[2], int with_bias, char *err, size_t errlen) {
+    if (!engine) { fail(err, errlen, "training convolution", dnnl_runtime_error); return NULL; }
+    ttl_conv_train *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->with_bias = with_bias;
+    c->outputs = weight_dims[0];
+    dnnl_memory_desc_t src_u, dst_u, w_u, b_md, src_a, dst_a, w_a;
+    dnnl_dims_t wd = {0};
+    int wnd = groups > 1 ? 5 : 4;
+    if (groups > 1) {
+        wd[0] = groups; wd[1] = weight_dims[0] / groups; wd[2] = weight_dims[1]; wd[3] = weight_dims[2]; wd[4] = weight_dims[3];
+    } else {
+        for (int i = 0; i < 4; i++) wd[i] = weight_dims[i];
+    }
+    dnnl_dims_t bd = {weight_dims[0]};
+    dnnl_status_t s = init_plain(&src_u, 4, src_dims) == 0 && init_plain(&dst_u, 4, dst_dims) == 0 ? dnnl_success : dnnl_invalid_arguments;
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_u, wnd, wd, dnnl_f32, groups > 1 ? dnnl_goihw : dnnl_oihw);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_a, wnd, wd, dnnl_f32, dnnl_format_tag_any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
+    if (s == dnnl_success) s = init_any(&src_a, 4, src_dims) == 0 && init_any(&dst_a, 4, dst_dims) == 0 ? dnnl_success : dnnl_invalid_arguments;
+    dnnl_dims_t strides = {stride[0], stride[1]}, dil = {dilation[0] - 1, dilation[1] - 1};
+    dnnl_dims_t pl = {pad_l[0], pad_l[1]}, pr = {pad_r[0], pad_r[1]};
+    dnnl_convolution_desc_t fd, dd, wdsc;
+    if (s == dnnl_success)
+        s = dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src_a, &w_a,
+                                                       with_bias ? &b_md : NULL, &dst_a, strides, dil, pl, pr);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->fwd_pd, &fd, NULL, engine, NULL);
+    if (s == dnnl_success)
+        s = dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_a, &w_a, &dst_a, strides, dil, pl, pr);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->bwd_data_pd, &dd, NULL, engine, c->fwd_pd);
+    if (s == dnnl_success)
+        s = dnnl_dilated_convolution_backward_weights_desc_init(&wdsc, dnnl_convolution_direct, &src_a, &w_a, with_bias ? &b_md : NULL,
+                                                                &dst_a, strides, dil, pl, pr);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->bwd_weights_pd, &wdsc, NULL, engine, c->fwd_pd);
+    if (s == dnnl_success) s = dnnl_primitive_create(&c->fwd, c->fwd_pd);
+    if (s == dnnl_success) s = dnnl_primitive_create(&c->bwd_data, c->bwd_data_pd);
+    if (s == dnnl_success) s = dnnl_primitive_create(&c->bwd_weights, c->bwd_weights_pd);
+#define Q(pd, what) dnnl_primitive_desc_query_md(c->pd, what, 0)
+    if (s == dnnl_success) s = port_init(&c->f_src, &src_u, Q(fwd_pd, dnnl_query_src_md), 0);
+    if (s == dnnl_success) s = port_init(&c->f_w, &w_u, Q(fwd_pd, dnnl_query_weights_md), 0);
+    if (s == dnnl_success) s = port_init(&c->f_dst, &dst_u, Q(fwd_pd, dnnl_query_dst_md), 1);
+    if (s == dnnl_success) s = port_init(&c->d_ddst, &dst_u, Q(bwd_data_pd, dnnl_query_diff_dst_md), 0);
+    if (s == dnnl_success) s = port_init(&c->d_w, &w_u, Q(bwd_data_pd, dnnl_query_weights_md), 0);
+    if (s == dnnl_success) s = port_init(&c->d_dsrc, &src_u, Q(bwd_data_pd, dnnl_query_diff_src_md), 1);
+    if (s == dnnl_success) s = port_init(&c->w_src, &src_u, Q(bwd_weights_pd, dnnl_query_src_md), 0);
+    if (s == dnnl_success) s = port_init(&c->w_ddst, &dst_u, Q(bwd_weights_pd, dnnl_query_diff_dst_md), 0);
+    if (s == dnnl_success) s = port_init(&c->w_dw, &w_u, Q(bwd_weights_pd, dnnl_query_diff_weights_md), 1);
+#undef Q
+    if (s == dnnl_success && with_bias) s = dnnl_memory_create(&c->bias, &b_md, engine, DNNL_MEMORY_NONE);
+    if (s == dnnl_success && with_bias) s = dnnl_memory_create(&c->diff_bias, &b_md, engine, DNNL_MEMORY_NONE);
+    if (s != dnnl_success) {
+        fail(err, errlen, "training convolution", s);
+        ttl_conv_train_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int ttl_conv_train_forward(ttl_conv_train *c, const float *src, const float *weights, const float *bias, float *dst) {
+    dnnl_memory_t x, w, y;
+    dnnl_status_t s = port_in(&c->f_src, src, &x);
+    if (s == dnnl_success) s = port_in(&c->f_w, weights, &w);
+    if (s == dnnl_success) s = port_out(&c->f_dst, dst, &y);
+    if (s != dnnl_success) return (int)s;
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}, {DNNL_ARG_BIAS, c->bias}};
+    int n = 3;
+    if (c->with_bias) {
+        if (!bias) return (int)dnnl_invalid_arguments;
+        dnnl_memory_set_data_handle(c->bias, (void *)bias);
+        n = 4;
+    }
+    s = dnnl_primitive_execute(c->fwd, stream, n, a);
+    if (s == dnnl_success) s = port_finish(&c->f_dst);
+    if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    return (int)s;
+}
+
+int ttl_conv_train_backward_data(ttl_conv_train *c, const float *diff_dst, const float *weights, float *diff_src) {
+    dnnl_memory_t dy, w, dx;
+    dnnl_status_t s = port_in(&c->d_ddst, diff_dst, &dy);
+    if (s == dnnl_success) s = port_in(&c->d_w, weights, &w);
+    if (s == dnnl_success) s = port_out(&c->d_dsrc, diff_src, &dx);
+    if (s != dnnl_success) return (int)s;
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}};
+    s = dnnl_primitive_execute(c->bwd_data, stream, 3, a);
+    if (s == dnnl_success) s = port_finish(&c->d_dsrc);
+    if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    return (int)s;
+}
+
+int ttl_conv_train_backward_weights(ttl_conv_train *c, const float *diff_dst, const float *src, float *diff_weights, float *diff_bias) {
+    dnnl_memory_t dy, x, dw;
+    dnnl_status_t s = port_in(&c->w_ddst, diff_dst, &dy);
+    if (s == dnnl_success) s = port_in(&c->w_src, src, &x);
+    if (s == dnnl_success) s = port_out(&c->w_dw, diff_weights, &dw);
+    if (s != dnnl_success) return (int)s;
+    // oneDNN always writes the bias gradient of a primitive made with a bias: give it a
+    // scratch buffer when the caller does not want it.
+    float *scratch = NULL;
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_DIFF_BIAS, c->diff_bias}};
+    int n = 3;
+    if (c->with_bias) {
+        if (!diff_bias) {
+            scratch = malloc((size_t)c->outputs * sizeof(float));
+            if (!scratch) return (int)dnnl_out_of_memory;
+        }
+        dnnl_memory_set_data_handle(c->diff_bias, diff_bias ? diff_bias : scratch);
+        n = 4;
+    }
+    s = dnnl_primitive_execute(c->bwd_weights, stream, n, a);
+    if (s == dnnl_success) s = port_finish(&c->w_dw);
+    if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    free(scratch);
+    return (int)s;
+}
+
 #else  // no oneDNN: every call fails and the Swift kernels run instead.
 
 int ttl_onednn_available(void) { return 0; }
@@ -631,5 +833,19 @@ void ttl_step_bind(ttl_step *st, int slot, void *buffer) { (void)st; (void)slot;
 int ttl_step_run(ttl_step *st) { (void)st; return -1; }
 const char *ttl_step_impl(const ttl_step *st) { (void)st; return "none"; }
 void ttl_step_free(ttl_step *st) { (void)st; }
+
+ttl_conv_train *ttl_conv_train_create(const int64_t src_dims[4], const int64_t dst_dims[4], const int64_t weight_dims[4],
+                                      int64_t groups, const int64_t stride[2], const int64_t dilation[2],
+                                      const int64_t pad_l[2], const int64_t pad_r[2], int with_bias, char *err, size_t errlen) TTL_NO_STEP()
+int ttl_conv_train_forward(ttl_conv_train *c, const float *src, const float *weights, const float *bias, float *dst) {
+    (void)c; (void)src; (void)weights; (void)bias; (void)dst; return -1;
+}
+int ttl_conv_train_backward_data(ttl_conv_train *c, const float *diff_dst, const float *weights, float *diff_src) {
+    (void)c; (void)diff_dst; (void)weights; (void)diff_src; return -1;
+}
+int ttl_conv_train_backward_weights(ttl_conv_train *c, const float *diff_dst, const float *src, float *diff_weights, float *diff_bias) {
+    (void)c; (void)diff_dst; (void)src; (void)diff_weights; (void)diff_bias; return -1;
+}
+void ttl_conv_train_free(ttl_conv_train *c) { (void)c; }
 
 #endif

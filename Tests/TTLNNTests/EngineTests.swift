@@ -1,6 +1,6 @@
 import Foundation
 import TTLCore
-import TTLNN
+@testable import TTLNN
 import XCTest
 import _TestSupport
 
@@ -190,5 +190,39 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(summary.swiftOperations, [], "\(summary)")
         XCTAssertEqual(summary.engineSteps, 23, "stem, max pool, 16 block convolutions (8 with their residual), 3 downsamples, pool, fc: \(summary)")
         try check(resnet, random([2, 3, 64, 64]), "resnet18 at 64×64")
+    }
+
+    /// Training convolutions through oneDNN: forward, dX, dW and db against the Swift kernels
+    /// (backward tolerances of the golden tests).
+    func testTrainingConvolutions() throws {
+        let cases: [(Int, Int, Size2D, Conv2DOptions, String)] = [
+            (3, 8, Size2D(7), Conv2DOptions(stride: Size2D(2), padding: Padding2D(3)), "stem"),
+            (8, 8, Size2D(3), Conv2DOptions(padding: Padding2D(1)), "3×3"),
+            (8, 16, Size2D(3), Conv2DOptions(stride: Size2D(2), padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1), groups: 8), "depthwise ×2, TF same"),
+            (8, 12, Size2D(3), Conv2DOptions(dilation: Size2D(2), padding: Padding2D(2), groups: 4), "grouped, dilated"),
+            (12, 20, Size2D(1), Conv2DOptions(), "pointwise"),
+        ]
+        for (cIn, cOut, k, o, name) in cases {
+            let x = random([3, cIn, 11, 10]), w = random([cOut, cIn / o.groups, k.h, k.w]), b = random([cOut])
+            let op = Conv2DOp(o)
+            let ctx = ForwardContext(training: true, requiresGradient: [true, true, true], keepCache: true)
+            Engine.current = .reference
+            let ref = op.forward([x, w, b], ctx)
+            let dy = random(ref.outputs[0].shape)
+            let refGrads = op.backward([dy], cache: ref.cache!, needed: [true, true, true])
+            Engine.current = .oneDNN
+            XCTAssertNotNil(OneDNNConvolution.shared(input: x.shape, weight: w.shape, options: o, bias: true), name)
+            let got = op.forward([x, w, b], ctx)
+            assertClose(got.outputs[0], ref.outputs[0], atol: 1e-5, rtol: 1e-4, "\(name) forward")
+            let grads = op.backward([dy], cache: got.cache!, needed: [true, true, true])
+            for (k, what) in ["dX", "dW", "db"].enumerated() {
+                assertClose(try XCTUnwrap(grads[k]), try XCTUnwrap(refGrads[k]), atol: 1e-4, rtol: 1e-3, "\(name) \(what)")
+            }
+            // Only some gradients asked for.
+            let onlyWeight = op.backward([dy], cache: got.cache!, needed: [false, true, false])
+            XCTAssertNil(onlyWeight[0], name)
+            XCTAssertNil(onlyWeight[2], name)
+            assertClose(try XCTUnwrap(onlyWeight[1]), try XCTUnwrap(refGrads[1]), atol: 1e-4, rtol: 1e-3, "\(name) dW alone")
+        }
     }
 }

@@ -129,6 +129,24 @@ int ttl_step_run(ttl_step *step);
 const char *ttl_step_impl(const ttl_step *step);
 void ttl_step_free(ttl_step *step);
 
+// MARK: - Convolutions for training, on plain buffers
+
+/// A convolution's three primitives for training: forward, backward data, backward weights
+/// (and bias), sharing one set of blocked layouts. Every call takes and returns plain NCHW /
+/// OIHW buffers; the reorders into and out of oneDNN's layouts happen inside.
+typedef struct ttl_conv_train ttl_conv_train;
+
+ttl_conv_train *ttl_conv_train_create(const int64_t src_dims[4], const int64_t dst_dims[4], const int64_t weight_dims[4],
+                                      int64_t groups, const int64_t stride[2], const int64_t dilation[2],
+                                      const int64_t pad_l[2], const int64_t pad_r[2], int with_bias, char *err, size_t errlen);
+/// `dst = conv(src, weights) + bias` (bias may be NULL when created without).
+int ttl_conv_train_forward(ttl_conv_train *c, const float *src, const float *weights, const float *bias, float *dst);
+/// `diff_src = conv_backward_data(diff_dst, weights)`.
+int ttl_conv_train_backward_data(ttl_conv_train *c, const float *diff_dst, const float *weights, float *diff_src);
+/// `diff_weights`, and `diff_bias` when not NULL, from `diff_dst` and the forward's `src`.
+int ttl_conv_train_backward_weights(ttl_conv_train *c, const float *diff_dst, const float *src, float *diff_weights, float *diff_bias);
+void ttl_conv_train_free(ttl_conv_train *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -127,7 +127,7 @@ public final class OneDNNLayout: @unchecked Sendable, CustomStringConvertible {
     public var description: String {
         var buf = [CChar](repeating: 0, count: 32)
         ttl_md_describe(md, &buf, buf.count)
-        return String(cString: buf)
+        return cString(buf)
     }
     /// Whether two layouts are the same.
     public func same(as other: OneDNNLayout) -> Bool { ttl_md_equal(md, other.md) != 0 }
@@ -179,7 +179,7 @@ public final class OneDNNStep: @unchecked Sendable {
     private static func make(_ what: String, _ body: (UnsafeMutablePointer<CChar>, Int) -> OpaquePointer?) throws(OneDNNError) -> OneDNNStep {
         var err = [CChar](repeating: 0, count: 256)
         let p = err.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
-        guard let p else { throw OneDNNError(message: err[0] == 0 ? "oneDNN \(what) failed" : String(cString: err)) }
+        guard let p else { throw OneDNNError(message: err[0] == 0 ? "oneDNN \(what) failed" : cString(err)) }
         return OneDNNStep(p)
     }
 
@@ -270,4 +270,105 @@ public final class OneDNNStep: @unchecked Sendable {
 private func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
     guard let t else { return body(nil) }
     return t.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// A convolution for training through oneDNN (forward, backward data, backward weights) on
+/// plain NCHW tensors, made once per shape and kept.
+public final class OneDNNConvolution: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let inputShape: Shape, weightShape: Shape, outputShape: Shape
+    private let hasBias: Bool
+
+    private struct Key: Hashable { var input: Shape; var weight: Shape; var options: Conv2DOptions; var bias: Bool }
+    private static let cache = Mutex<[Key: OneDNNConvolution]>([:])
+    /// Convolutions kept at once (a fully unfrozen ResNet-152 has 155 shapes at most).
+    private static let capacity = 512
+
+    private init(handle: OpaquePointer, input: Shape, weight: Shape, output: Shape, bias: Bool) {
+        self.handle = handle
+        inputShape = input; weightShape = weight; outputShape = output; hasBias = bias
+    }
+
+    deinit { ttl_conv_train_free(handle) }
+
+    /// The convolution for these shapes, made on first use; nil where oneDNN cannot run it.
+    public static func shared(input: Shape, weight: Shape, options: Conv2DOptions, bias: Bool) -> OneDNNConvolution? {
+        let key = Key(input: input, weight: weight, options: options, bias: bias)
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        let output = Conv2D.outputShape(input: input, weight: weight, options: options)
+        let o = options
+        let made: OneDNNConvolution? = OneDNN.onEngineThread {
+            var err = [CChar](repeating: 0, count: 256)
+            let sd = input.dimensions.map(Int64.init), dd = output.dimensions.map(Int64.init), wd = weight.dimensions.map(Int64.init)
+            let stride = [Int64(o.stride.h), Int64(o.stride.w)], dil = [Int64(o.dilation.h), Int64(o.dilation.w)]
+            let pl = [Int64(o.padding.top), Int64(o.padding.left)], pr = [Int64(o.padding.bottom), Int64(o.padding.right)]
+            guard let h = ttl_conv_train_create(sd, dd, wd, Int64(o.groups), stride, dil, pl, pr, bias ? 1 : 0, &err, err.count) else { return nil }
+            return OneDNNConvolution(handle: h, input: input, weight: weight, output: output, bias: bias)
+        }
+        guard let made else { return nil }
+        cache.withLock { c in
+            if c.count >= capacity { c.removeAll() }
+            c[key] = made
+        }
+        return made
+    }
+
+    /// `conv(x, w) + b`; nil if oneDNN failed.
+    public func forward(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor? {
+        precondition(x.shape == inputShape && w.shape == weightShape && (b != nil) == hasBias, "oneDNN convolution made for other shapes")
+        return OneDNN.onEngineThread {
+            var ok = false
+            let y = x.withUnsafeBufferPointer { px in
+                w.withUnsafeBufferPointer { pw in
+                    Tensor(uninitialized: outputShape) { py in
+                        if let b {
+                            ok = b.withUnsafeBufferPointer { ttl_conv_train_forward(handle, px.baseAddress, pw.baseAddress, $0.baseAddress, py.baseAddress) } == 0
+                        } else {
+                            ok = ttl_conv_train_forward(handle, px.baseAddress, pw.baseAddress, nil, py.baseAddress) == 0
+                        }
+                        if !ok { py.update(repeating: 0) }
+                    }
+                }
+            }
+            return ok ? y : nil
+        }
+    }
+
+    /// dL/dX from dL/dY; nil if oneDNN failed.
+    public func backwardData(_ dy: Tensor, _ w: Tensor) -> Tensor? {
+        OneDNN.onEngineThread {
+            var ok = false
+            let dx = dy.withUnsafeBufferPointer { pdy in
+                w.withUnsafeBufferPointer { pw in
+                    Tensor(uninitialized: inputShape) { pdx in
+                        ok = ttl_conv_train_backward_data(handle, pdy.baseAddress, pw.baseAddress, pdx.baseAddress) == 0
+                        if !ok { pdx.update(repeating: 0) }
+                    }
+                }
+            }
+            return ok ? dx : nil
+        }
+    }
+
+    /// dL/dW and, when asked, dL/db from dL/dY and the forward's input; nil if oneDNN failed.
+    public func backwardWeights(_ dy: Tensor, _ x: Tensor, wantBias: Bool) -> (weight: Tensor, bias: Tensor?)? {
+        OneDNN.onEngineThread {
+            var ok = false
+            var db = wantBias && hasBias ? Tensor(zeros: [weightShape[0]]) : nil
+            let dw = dy.withUnsafeBufferPointer { pdy in
+                x.withUnsafeBufferPointer { px in
+                    Tensor(uninitialized: weightShape) { pdw in
+                        ok = withOptionalMutablePointer(&db) { ttl_conv_train_backward_weights(handle, pdy.baseAddress, px.baseAddress, pdw.baseAddress, $0) } == 0
+                        if !ok { pdw.update(repeating: 0) }
+                    }
+                }
+            }
+            return ok ? (dw, db) : nil
+        }
+    }
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -30,15 +30,32 @@ public struct Conv2DOp: GraphOperation {
 
     struct Cache { var x: Tensor; var w: Tensor }
 
+    /// The oneDNN convolution for these shapes, when that engine is in use and can run them.
+    func engineConvolution(_ x: Shape, _ w: Shape, bias: Bool) -> OneDNNConvolution? {
+        guard Engine.current == .oneDNN else { return nil }
+        return OneDNNConvolution.shared(input: x, weight: w, options: options, bias: bias)
+    }
+
     public func forward(_ inputs: [Tensor], _ ctx: ForwardContext) -> ForwardResult {
-        let y = Conv2D.forward(input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil, options: options)
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let y = engineConvolution(inputs[0].shape, inputs[1].shape, bias: bias != nil)?.forward(inputs[0], inputs[1], bias)
+            ?? Conv2D.forward(input: inputs[0], weight: inputs[1], bias: bias, options: options)
         return ForwardResult([y], cache: ctx.keepCache ? Cache(x: inputs[0], w: inputs[1]) : nil)
     }
 
     public func backward(_ dy: [Tensor], cache: Any, needed: [Bool]) -> [Tensor?] {
         let c = cache as! Cache
+        let wantBias = needed.count > 2 && needed[2]
+        if let engine = engineConvolution(c.x.shape, c.w.shape, bias: needed.count > 2) {
+            let dx = needed[0] ? engine.backwardData(dy[0], c.w) : nil
+            let dw = needed[1] || wantBias ? engine.backwardWeights(dy[0], c.x, wantBias: wantBias) : nil
+            if (!needed[0] || dx != nil) && (!(needed[1] || wantBias) || dw != nil) {
+                let out: [Tensor?] = [dx, needed[1] ? dw?.weight : nil]
+                return needed.count > 2 ? out + [wantBias ? dw?.bias : nil] : out
+            }
+        }
         let g = Conv2D.backward(outputGradient: dy[0], input: c.x, weight: c.w, options: options,
-                                wantInput: needed[0], wantWeight: needed[1], wantBias: needed.count > 2 && needed[2])
+                                wantInput: needed[0], wantWeight: needed[1], wantBias: wantBias)
         return needed.count > 2 ? [g.input, g.weight, g.bias] : [g.input, g.weight]
     }
 

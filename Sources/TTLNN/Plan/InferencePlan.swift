@@ -395,9 +395,7 @@ struct PlanBuilder {
                 return try planInnerProduct(i, g, ins, outShape: outShape)
             case let f as FlattenOp:
                 // A flattened image feeding a Linear: the inner product reads the 4-D layout directly.
-                guard ins.count == 1, let x = values[ins[0]], x.shape.rank == 4, f.axis == 1 || f.axis == -3,
-                      let readers = readers[n.outputs[0]], !keep.contains(n.outputs[0]),
-                      readers.allSatisfy({ r in (model.nodes[r].operation as? GemmOp).map { innerProductWeights($0, model.nodes[r].inputs) != nil } ?? false })
+                guard ins.count == 1, let x = values[ins[0]], x.shape.rank == 4, f.axis == 1 || f.axis == -3, onlyLinearLayersRead(n.outputs[0])
                 else { return false }
                 alias(i, of: x, shape: outShape)
                 return true
@@ -423,6 +421,18 @@ struct PlanBuilder {
             }
         } catch is OneDNNError {
             return false
+        }
+    }
+
+    /// Whether every node reading `value` (through Identity and Dropout nodes) is a Linear
+    /// layer the engine runs as an inner product, and the value is not returned.
+    func onlyLinearLayersRead(_ value: String) -> Bool {
+        guard !keep.contains(value), let rs = readers[value], !rs.isEmpty else { return false }
+        return rs.allSatisfy { r in
+            let node = model.nodes[r]
+            if node.operation is IdentityOp { return onlyLinearLayersRead(node.outputs[0]) }
+            guard let g = node.operation as? GemmOp else { return false }
+            return innerProductWeights(g, node.inputs) != nil
         }
     }
 
