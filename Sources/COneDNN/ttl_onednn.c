@@ -272,16 +272,22 @@ static dnnl_status_t make_slot(ttl_step *st, int slot, const dnnl_memory_desc_t 
     return dnnl_memory_create(&st->slots[slot], md, engine, DNNL_MEMORY_NONE);
 }
 
-/// Copies `data` (plain layout `user`) into a new owned memory of layout `want`.
-static dnnl_status_t own_reordered(ttl_step *st, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
-                                   const float *data, dnnl_memory_t *out) {
+/// Copies `data` (plain layout `user`) into a new owned memory of layout `want`, multiplying
+/// by `scales` along the output channels (`scale_mask`: the dims they index) when given.
+static dnnl_status_t own_scaled(ttl_step *st, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
+                                const float *data, const float *scales, int64_t scale_count, int scale_mask, dnnl_memory_t *out) {
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_status_t s = dnnl_memory_create(&src, user, engine, (void *)data);
     if (s == dnnl_success) s = dnnl_memory_create(&dst, want, engine, DNNL_MEMORY_ALLOCATE);
-    if (s == dnnl_success && !dnnl_memory_desc_equal(user, want)) {
-        s = dnnl_reorder_primitive_desc_create(&rpd, user, engine, want, engine, NULL);
+    if (s == dnnl_success && scales) {
+        s = dnnl_primitive_attr_create(&attr);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_output_scales(attr, scale_count, scale_mask, scales);
+    }
+    if (s == dnnl_success && (scales || !dnnl_memory_desc_equal(user, want))) {
+        s = dnnl_reorder_primitive_desc_create(&rpd, user, engine, want, engine, attr);
         if (s == dnnl_success) s = dnnl_primitive_create(&r, rpd);
         if (s == dnnl_success) {
             dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
@@ -295,6 +301,7 @@ static dnnl_status_t own_reordered(ttl_step *st, const dnnl_memory_desc_t *user,
     }
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (src) dnnl_memory_destroy(src);
     if (s == dnnl_success) {
         st->owned[st->owned_count++] = dst;
@@ -303,6 +310,11 @@ static dnnl_status_t own_reordered(ttl_step *st, const dnnl_memory_desc_t *user,
         dnnl_memory_destroy(dst);
     }
     return s;
+}
+
+static dnnl_status_t own_reordered(ttl_step *st, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want,
+                                   const float *data, dnnl_memory_t *out) {
+    return own_scaled(st, user, want, data, NULL, 0, 0, out);
 }
 
 /// Finishes a step around its primitive descriptor: the source reorder when the primitive
@@ -373,8 +385,8 @@ static ttl_step *give_up(ttl_step *st, char *err, size_t errlen, const char *wha
 
 ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
                           int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
-                          const int64_t pad_r[2], const float *weights, const float *bias, ttl_act pre, int sum, ttl_act post,
-                          char *err, size_t errlen) {
+                          const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
+                          int sum, ttl_act post, char *err, size_t errlen) {
     if (!engine) { fail(err, errlen, "convolution", dnnl_runtime_error); return NULL; }
     ttl_step *st = new_step();
     if (!st) return NULL;
@@ -416,7 +428,8 @@ ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t ds
 
     dnnl_memory_t w_mem = NULL, b_mem = NULL;
     const dnnl_memory_desc_t *w_want = dnnl_primitive_desc_query_md(st->pd, dnnl_query_weights_md, 0);
-    s = own_reordered(st, &w_user, w_want, weights, &w_mem);
+    // Output channels are dim 0 of oihw, dims 0 and 1 (group, channel in group) of goihw.
+    s = own_scaled(st, &w_user, w_want, weights, scales, weight_dims[0], groups > 1 ? 3 : 1, &w_mem);
     if (s == dnnl_success && bias) s = own_reordered(st, &b_md, &b_md, bias, &b_mem);
     if (s == dnnl_success) s = finish(st, &src->md, DNNL_ARG_SRC);
     if (s != dnnl_success) return give_up(st, err, errlen, "convolution weights", s);
@@ -816,8 +829,8 @@ void ttl_md_describe(const ttl_md *md, char *buf, size_t len) { (void)md; if (le
 #define TTL_NO_STEP(...) { if (err && errlen) snprintf(err, errlen, "ttl was built without oneDNN"); return NULL; }
 ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
                           int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
-                          const int64_t pad_r[2], const float *weights, const float *bias, ttl_act pre, int sum, ttl_act post,
-                          char *err, size_t errlen) TTL_NO_STEP()
+                          const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
+                          int sum, ttl_act post, char *err, size_t errlen) TTL_NO_STEP()
 ttl_step *ttl_pool_create(const ttl_md *src, const int64_t dst_dims[4], int alg, const int64_t kernel[2], const int64_t stride[2],
                           const int64_t dilation[2], const int64_t pad_l[2], const int64_t pad_r[2], char *err, size_t errlen) TTL_NO_STEP()
 ttl_step *ttl_eltwise_create(const ttl_md *src, ttl_act act, char *err, size_t errlen) TTL_NO_STEP()

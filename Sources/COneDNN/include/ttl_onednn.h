@@ -90,10 +90,12 @@ enum { TTL_BINARY_ADD = 0, TTL_BINARY_MUL = 1, TTL_BINARY_SUB = 2, TTL_BINARY_DI
 /// Post-ops, in order: `pre` (an activation), then `sum` (adds what the dst buffer holds
 /// before the step runs: a fused residual Add), then `post`.
 /// Dilation is ONNX's (1: adjacent taps). Pads are top/left and bottom/right.
+/// `scales` (NULL, or one per output channel) multiply the weights as they are reordered:
+/// a batch norm folded in without a copy of the weights.
 ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
                           int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
-                          const int64_t pad_r[2], const float *weights, const float *bias, ttl_act pre, int sum, ttl_act post,
-                          char *err, size_t errlen);
+                          const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
+                          int sum, ttl_act post, char *err, size_t errlen);
 
 /// Pooling over H and W; `dst_dims` [N, C, H_out, W_out]. Dilation is ONNX's.
 ttl_step *ttl_pool_create(const ttl_md *src, const int64_t dst_dims[4], int alg, const int64_t kernel[2], const int64_t stride[2],

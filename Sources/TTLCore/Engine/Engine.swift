@@ -186,19 +186,23 @@ public final class OneDNNStep: @unchecked Sendable {
     /// Convolution (inference). `weight` `[C_out, C_in/groups, kH, kW]`, `bias` `[C_out]`;
     /// post-ops `pre`, then the sum of what the destination holds (`sum`), then `post`.
     /// `output`: the layout to write (needed with `sum`), or nil to let oneDNN choose.
-    public static func convolution(input: OneDNNLayout, output: OneDNNLayout?, outputDims: [Int], weight: Tensor, bias: Tensor?,
-                                   options: Conv2DOptions, pre: Activation = .none, sum: Bool = false, post: Activation = .none)
-        throws(OneDNNError) -> OneDNNStep
+    /// `scales` `[C_out]` multiply the weights as they are reordered (a folded batch norm).
+    public static func convolution(input: OneDNNLayout, output: OneDNNLayout?, outputDims: [Int], weight: Tensor, scales: Tensor? = nil,
+                                   bias: Tensor?, options: Conv2DOptions, pre: Activation = .none, sum: Bool = false,
+                                   post: Activation = .none) throws(OneDNNError) -> OneDNNStep
     {
+        if let scales { precondition(scales.count == weight.shape[0], "one scale per output channel") }
         let dd = outputDims.map(Int64.init), wd = weight.shape.dimensions.map(Int64.init)
         let o = options
         let stride = [Int64(o.stride.h), Int64(o.stride.w)], dil = [Int64(o.dilation.h), Int64(o.dilation.w)]
         let pl = [Int64(o.padding.top), Int64(o.padding.left)], pr = [Int64(o.padding.bottom), Int64(o.padding.right)]
         return try make("convolution") { err, n in
             weight.withUnsafeBufferPointer { w in
-                withOptionalPointer(bias) { b in
-                    ttl_conv_create(input.md, output?.md, dd, wd, Int64(o.groups), stride, dil, pl, pr, w.baseAddress, b,
-                                    pre.c, sum ? 1 : 0, post.c, err, n)
+                withOptionalPointer(scales) { s in
+                    withOptionalPointer(bias) { b in
+                        ttl_conv_create(input.md, output?.md, dd, wd, Int64(o.groups), stride, dil, pl, pr, w.baseAddress, s, b,
+                                        pre.c, sum ? 1 : 0, post.c, err, n)
+                    }
                 }
             }
         }

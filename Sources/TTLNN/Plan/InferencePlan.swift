@@ -523,9 +523,10 @@ struct PlanBuilder {
     }
 
     mutating func planConvolution(_ i: Int, _ conv: Conv2DOp, _ ins: [String], at p: Int) throws -> Bool {
-        guard ins.count >= 2, let x = values[ins[0]], x.shape.rank == 4, var weight = parameter(ins[1]) else { return false }
+        guard ins.count >= 2, let x = values[ins[0]], x.shape.rank == 4, let weight = parameter(ins[1]) else { return false }
         var bias = ins.count > 2 ? parameter(ins[2]) : nil
         if ins.count > 2 && bias == nil { return false }
+        var scales: Tensor?
         let nodes = model.nodes
         var out = nodes[i].outputs[0], fused = [i]
         // Conv → BatchNorm: fold the batch norm into the weights and bias.
@@ -533,10 +534,8 @@ struct PlanBuilder {
            let s = parameter(nodes[j].inputs[1]), let sh = parameter(nodes[j].inputs[2]),
            let m = parameter(nodes[j].inputs[3]), let v = parameter(nodes[j].inputs[4]) {
             let (scale, shift) = BatchNorm.foldedAffine(.init(scale: s, bias: sh, mean: m, variance: v, epsilon: bn.epsilon))
-            let perChannel = weight.count / max(scale.count, 1)
-            weight.withUnsafeMutableBufferPointer { w in
-                for c in 0 ..< scale.count { for k in 0 ..< perChannel { w[c * perChannel + k] *= scale[c] } }
-            }
+            // The weights are scaled as oneDNN reorders them, without a copy here.
+            scales = Tensor(shape: [scale.count], scalars: scale)
             let old = bias?.scalars ?? [Float](repeating: 0, count: scale.count)
             bias = Tensor(shape: [scale.count], scalars: (0 ..< scale.count).map { old[$0] * scale[$0] + shift[$0] })
             out = nodes[j].outputs[0]
@@ -556,7 +555,7 @@ struct PlanBuilder {
             if let k = soleReader(final), let act = Self.activation(nodes[k].operation) {
                 post = act; final = nodes[k].outputs[0]; chain.append(k)
             }
-            if let step = try? OneDNNStep.convolution(input: x.layout, output: r.layout, outputDims: outShape.dimensions, weight: weight, bias: bias,
+            if let step = try? OneDNNStep.convolution(input: x.layout, output: r.layout, outputDims: outShape.dimensions, weight: weight, scales: scales, bias: bias,
                                                       options: conv.options, pre: pre, sum: true, post: post),
                let finalShape = shapes[final] {
                 actions.append(.step(step, label: "Conv+Add", bindings: [(OneDNNStep.Slot.source.rawValue, x.buffer), (OneDNNStep.Slot.destination.rawValue, r.buffer)]))
@@ -565,7 +564,7 @@ struct PlanBuilder {
                 return true
             }
         }
-        let step = try OneDNNStep.convolution(input: x.layout, output: nil, outputDims: outShape.dimensions, weight: weight, bias: bias,
+        let step = try OneDNNStep.convolution(input: x.layout, output: nil, outputDims: outShape.dimensions, weight: weight, scales: scales, bias: bias,
                                               options: conv.options, pre: pre)
         emit(step, "Conv", source: x, output: out, shape: outShape, inPlace: false, nodes: fused)
         return true
