@@ -5,7 +5,7 @@
 // and W_g [C_out/g, C_in/g · kH · kW] × columns gives the output. Chunking several small
 // images into one GEMM keeps N large for the late 7×7 layers. 1×1 stride-1 unpadded
 // convolutions skip im2col; depthwise convolutions (one input channel per group) use a
-// direct loop, since their per-group GEMMs would be 1×9 by 9×P.
+// direct loop, since their per-group GEMMs would be 1×9 by 9×P (Conv2D+Depthwise.swift).
 //
 // Backward: dW_g = dY_g · columnsᵀ, dColumns = W_gᵀ · dY_g scattered back (col2im), db = Σ dY.
 
@@ -431,66 +431,6 @@ public enum Conv2D {
                 for i in 0 ..< p { row[i] += v }
             } else {
                 for i in 0 ..< p { row[i] = min(max(row[i] + v, lo), hi) }
-            }
-        }
-    }
-
-    // MARK: - Depthwise path (one input channel per group)
-
-    static func depthwiseForward(_ geo: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let mult = geo.cOutG
-        parallelFor(geo.n * geo.cOut, costPerItem: geo.outPlane * geo.kh * geo.kw) { job in
-            let n = job / geo.cOut, co = job % geo.cOut, ci = co / mult
-            let src = x + (n * geo.cIn + ci) * geo.plane
-            let dst = y + job * geo.outPlane
-            let wk = w + co * geo.kh * geo.kw
-            for oh in 0 ..< geo.ho {
-                for ow in 0 ..< geo.wo {
-                    var acc: Float = 0
-                    for kh in 0 ..< geo.kh {
-                        let ih = oh * geo.sh - geo.pt + kh * geo.dh
-                        if ih < 0 || ih >= geo.h { continue }
-                        for kw in 0 ..< geo.kw {
-                            let iw = ow * geo.sw - geo.pl + kw * geo.dw
-                            if iw >= 0 && iw < geo.w { acc += src[ih * geo.w + iw] * wk[kh * geo.kw + kw] }
-                        }
-                    }
-                    dst[oh * geo.wo + ow] = acc
-                }
-            }
-        }
-    }
-
-    static func depthwiseBackward(_ geo: Geometry, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                  _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
-        let mult = geo.cOutG
-        let taps = geo.kh * geo.kw
-        // Parallel over input channels: each owns its dX plane and its `mult` weight rows.
-        parallelFor(geo.cIn, costPerItem: geo.n * mult * geo.outPlane * taps) { ci in
-            for n in 0 ..< geo.n {
-                let src = x + (n * geo.cIn + ci) * geo.plane
-                let dsrc = dx.map { $0 + (n * geo.cIn + ci) * geo.plane }
-                for j in 0 ..< mult {
-                    let co = ci * mult + j
-                    let g = dy + (n * geo.cOut + co) * geo.outPlane
-                    let wk = w + co * taps
-                    let dwk = dw.map { $0 + co * taps }
-                    for oh in 0 ..< geo.ho {
-                        for ow in 0 ..< geo.wo {
-                            let gv = g[oh * geo.wo + ow]
-                            for kh in 0 ..< geo.kh {
-                                let ih = oh * geo.sh - geo.pt + kh * geo.dh
-                                if ih < 0 || ih >= geo.h { continue }
-                                for kw in 0 ..< geo.kw {
-                                    let iw = ow * geo.sw - geo.pl + kw * geo.dw
-                                    if iw < 0 || iw >= geo.w { continue }
-                                    dwk?[kh * geo.kw + kw] += gv * src[ih * geo.w + iw]
-                                    dsrc?[ih * geo.w + iw] += gv * wk[kh * geo.kw + kw]
-                                }
-                            }
-                        }
-                    }
-                }
             }
         }
     }
