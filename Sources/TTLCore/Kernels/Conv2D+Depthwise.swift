@@ -5,7 +5,7 @@
 //   y[n, co, oh, ow] = Σ_{kh, kw} x[n, co / mult, oh·sh − pt + kh·dh, ow·sw − pl + kw·dw] · w[co, 0, kh, kw]
 //
 // A GEMM would be 1 × kH·kW by kH·kW × P per channel, so the kernel is a direct loop that
-// runs over 8 (or 4) output columns at a time in SIMD registers, taps innermost: each tap is
+// runs over 16, 8 or 4 output columns at a time in SIMD registers, taps innermost: each tap is
 // one vector load of input columns ow·sw − pl + kw·dw (contiguous for stride 1, de-interleaved
 // for stride 2, gathered otherwise) and one multiply-add. No tap is bounds-tested:
 //   - columns: where some output column has a tap outside 0 ..< W (zero padding, possibly
@@ -128,9 +128,11 @@ extension Conv2D {
     }
 
     /// One output plane `out` [H_out, W_out] from `plane` [H, width] (padded columns) and
-    /// `wk` [kH, kW]. Blocks of 8 output columns, then 4; a block that would run past W_out is
-    /// moved back to end at W_out, recomputing a few outputs (the same taps in the same order,
-    /// so the same values) instead of a scalar tail. Rows narrower than 4: scalar.
+    /// `wk` [kH, kW]. Blocks of 16 output columns (four SSE registers, so four independent add
+    /// chains hide the add latency), then one of 8; what is left is covered by a last block of
+    /// 8 (or 4 on rows narrower than 8) moved back to end at W_out: it recomputes a few
+    /// outputs (the same taps in the same order, so the same values) instead of a scalar tail.
+    /// Rows narrower than 4: scalar.
     @inline(__always)
     static func depthwisePlaneForward<S: ColumnStride>(_ geo: Geometry, _ plane: UnsafePointer<Float>, _ width: Int,
                                                        _ wk: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _: S.Type) {
@@ -154,8 +156,9 @@ extension Conv2D {
             }
             if wo >= 8 {
                 var ow = 0
-                while ow + 8 < wo { block(ow, SIMD8<Float>.self); ow += 8 }
-                block(wo - 8, SIMD8<Float>.self)
+                while ow + 16 <= wo { block(ow, SIMD16<Float>.self); ow += 16 }
+                if ow + 8 <= wo { block(ow, SIMD8<Float>.self); ow += 8 }
+                if ow < wo { block(wo - 8, SIMD8<Float>.self) }
             } else if wo >= 4 {
                 block(0, SIMD4<Float>.self)
                 if wo > 4 { block(wo - 4, SIMD4<Float>.self) }
@@ -241,23 +244,32 @@ extension Conv2D {
     }
 
     /// Σ_{i < count} g[i] · x[i · sw]: one tap's contribution to dW from one output row.
-    /// Blocks of 8 in a vector accumulator, then a scalar tail (a reduction cannot overlap blocks).
+    /// Blocks of 16 in a vector accumulator (four add chains), one of 8, then a scalar tail
+    /// (a reduction cannot overlap blocks).
     @inline(__always)
     static func depthwiseDot<S: ColumnStride>(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
                                               _: S.Type, _ sw: Int) -> Float {
-        var acc = SIMD8<Float>()
+        var acc = SIMD16<Float>()
         var i = 0
-        while i + 8 <= count {
-            acc += SIMD8<Float>.load(g + i, ColumnStride1.self, 1) * SIMD8<Float>.load(x + i * sw, S.self, sw)
+        while i + 16 <= count {
+            acc += SIMD16<Float>.load(g + i, ColumnStride1.self, 1) * SIMD16<Float>.load(x + i * sw, S.self, sw)
+            i += 16
+        }
+        var acc8 = acc.lowHalf + acc.highHalf
+        if i + 8 <= count {
+            acc8 += SIMD8<Float>.load(g + i, ColumnStride1.self, 1) * SIMD8<Float>.load(x + i * sw, S.self, sw)
             i += 8
         }
-        var sum = acc.sum()
+        var sum = acc8.sum()
         while i < count { sum += g[i] * x[i * sw]; i += 1 }
         return sum
     }
 
     /// dx[i · sw] += g[i] · weight for i < count: one tap's share of dX from one output row.
-    /// Stride 1 runs in vectors; wider strides write every sw-th element, scalar but unchecked.
+    /// Stride 1 in blocks of 8. Stride 2 in blocks of 8 outputs: dx[2i ..< 2i + 16] += the 8
+    /// products at the even lanes and zeros at the odd ones; a block runs only while output
+    /// i + 8 exists, so its last, odd, element dx[2i + 15] lies before dx[2(i + 8)], inside the
+    /// row (writing past it could race with another thread's plane). Other strides: scalar, unchecked.
     @inline(__always)
     static func depthwiseScatter<S: ColumnStride>(_ g: UnsafePointer<Float>, _ weight: Float, _ dx: UnsafeMutablePointer<Float>,
                                                   _ count: Int, _: S.Type, _ sw: Int) {
@@ -266,6 +278,14 @@ extension Conv2D {
             while i + 8 <= count {
                 let sum = SIMD8<Float>.load(dx + i, ColumnStride1.self, 1) + SIMD8<Float>.load(g + i, ColumnStride1.self, 1) * weight
                 sum.store(to: dx + i)
+                i += 8
+            }
+        } else if S.self == ColumnStride2.self {
+            while i + 8 < count {
+                var spread = SIMD16<Float>()
+                spread.evenHalf = SIMD8<Float>.load(g + i, ColumnStride1.self, 1) * weight
+                let sum = SIMD16<Float>.load(dx + 2 * i, ColumnStride1.self, 1) + spread
+                sum.store(to: dx + 2 * i)
                 i += 8
             }
         }
@@ -294,6 +314,24 @@ extension DepthwiseVector {
     @inline(__always)
     func store(to p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+    }
+}
+
+extension SIMD16: DepthwiseVector where Scalar == Float {
+    /// p[0], p[s], …, p[15s].
+    @inline(__always)
+    static func load<S: ColumnStride>(_ p: UnsafePointer<Float>, _: S.Type, _ stride: Int) -> SIMD16<Float> {
+        let raw = UnsafeRawPointer(p)
+        if S.self == ColumnStride1.self {
+            return raw.loadUnaligned(as: SIMD16<Float>.self)
+        } else if S.self == ColumnStride2.self {
+            // p[0 ... 15] → 0, 2, …, 14; p[15 ... 30] → 16, …, 30 at its odd lanes.
+            let a = raw.loadUnaligned(as: SIMD16<Float>.self)
+            let b = raw.loadUnaligned(fromByteOffset: 15 * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+            return SIMD16(lowHalf: a.evenHalf, highHalf: b.oddHalf)
+        } else {
+            return SIMD16(lowHalf: SIMD8.load(p, S.self, stride), highHalf: SIMD8.load(p + 8 * stride, S.self, stride))
+        }
     }
 }
 
