@@ -60,8 +60,8 @@ final class OptimizedVsReferenceTests: XCTestCase {
         let configs: [(x: Shape, w: Shape, o: Conv2DOptions)] = [
             dw([2, 3, 9, 10], 3, Padding2D(1)),  // k3 s1: W_out 10, one 8-block and an overlapping one
             dw([2, 3, 9, 27], 3, Padding2D(1)),  // three 8-blocks and an overlapping one
-            dw([2, 3, 17, 19], 3, stride: Size2D(2), same(Size2D(17, 19), 3, 2)),  // TF SAME s2: pads t0 l0 b1 r1
-            dw([2, 3, 16, 34], 3, stride: Size2D(2), same(Size2D(16, 34), 3, 2)),  // even plane: t0 b1, W_out 17
+            dw([2, 3, 17, 19], 3, stride: Size2D(2), same(Size2D(17, 19), 3, 2)),  // TF SAME s2 on odd sides: 1 all round
+            dw([2, 3, 16, 34], 3, stride: Size2D(2), same(Size2D(16, 34), 3, 2)),  // TF SAME s2 on even sides: t0 l0 b1 r1, W_out 17
             dw([2, 4, 12, 13], mult: 2, 5, Padding2D(2)),  // k5, multiplier 2
             dw([1, 2, 20, 21], 5, stride: Size2D(2), same(Size2D(20, 21), 5, 2)),  // k5 s2 SAME: t1 b2 on the even side
             dw([2, 3, 14, 15], 3, dilation: Size2D(2), Padding2D(2)),  // dilation 2
