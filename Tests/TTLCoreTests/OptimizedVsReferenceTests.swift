@@ -20,6 +20,9 @@ final class OptimizedVsReferenceTests: XCTestCase {
             ([3, 4, 10, 10], [4, 1, 5, 5], Conv2DOptions(stride: Size2D(2), padding: .same(input: Size2D(10), kernel: Size2D(5), stride: Size2D(2)), groups: 4)),
             ([2, 5, 6, 6], [7, 5, 1, 1], Conv2DOptions()),
             ([3, 5, 7, 7], [7, 5, 1, 1], Conv2DOptions(stride: Size2D(2))),
+            ([9, 6, 7, 7], [10, 6, 1, 1], Conv2DOptions()),  // pointwise 7×7: several images packed per GEMM
+            ([5, 8, 5, 5], [6, 4, 1, 1], Conv2DOptions(groups: 2)),  // packed, per group
+            ([3, 4, 9, 9], [5, 4, 1, 1], Conv2DOptions()),  // pointwise 9×9 (81 > 64): one image per GEMM, in place
             ([2, 3, 12, 11], [2, 3, 3, 3], Conv2DOptions(stride: Size2D(3, 2), dilation: Size2D(2, 3), padding: Padding2D(top: 2, left: 1, bottom: 0, right: 3))),
             ([7, 16, 3, 3], [16, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // many small images: multi-image chunks
             ([2, 16, 64, 64], [8, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // large images: unrolled in row bands
