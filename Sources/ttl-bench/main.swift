@@ -10,6 +10,9 @@
 //   .build/release/ttl-bench --depthwise [--batch B] [--threads T] [--repeat R]
 //       milliseconds of Conv2D forward and backward on EfficientNet-Lite0's depthwise layers
 //       (TF 'SAME' padding, as the network has it), and GMAC/s of the forward.
+//   .build/release/ttl-bench --pointwise [--batch B] [--threads T] [--repeat R]
+//       milliseconds and GFLOP/s of Conv2D forward on EfficientNet-Lite0's 1×1 convolutions
+//       of the 28×28, 14×14 and 7×7 stages.
 import Dispatch
 import Foundation
 import TTLCore
@@ -30,6 +33,7 @@ var network: String? = nil
 var batch = 32
 var train = false
 var depthwise = false
+var pointwise = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -40,8 +44,9 @@ while let a = args.popFirst() {
     case "--train": train = true
     case "--profile": Profiler.isEnabled = true
     case "--depthwise": depthwise = true
+    case "--pointwise": pointwise = true
     default:
-        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train] [--profile] | --depthwise [--batch B]]")
+        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train] [--profile] | --depthwise [--batch B] | --pointwise [--batch B]]")
         exit(2)
     }
 }
@@ -131,6 +136,22 @@ if depthwise {
         print(name.padding(toLength: 25, withPad: " ", startingAt: 0)
               + "\(padding)".padding(toLength: 19, withPad: " ", startingAt: 0)
               + String(format: "%8.2f  %11.2f  %9.2f", fwd * 1e3, macs / fwd / 1e9, bwd * 1e3))
+    }
+    exit(0)
+}
+
+if pointwise {
+    // (C_in, C_out, plane side) of EfficientNet-Lite0's late 1×1 convolutions at 224×224.
+    let layers = [(40, 240, 28), (240, 40, 28), (80, 480, 14), (480, 80, 14), (112, 672, 14), (672, 112, 14),
+                  (192, 1152, 7), (1152, 192, 7), (1152, 320, 7), (320, 1280, 7)]
+    print("ttl-bench: pointwise, batch \(batch), \(threads) threads, best of \(repeats)")
+    print("layer                      fwd ms   GFLOP/s")
+    for (cin, cout, size) in layers {
+        let x = random([batch, cin, size, size], seed: 3), w = random([cout, cin, 1, 1], seed: 4)
+        let t = seconds(repeats) { _ = Conv2D.forward(input: x, weight: w, bias: nil, options: Conv2DOptions()) }
+        let name = "\(cin)→\(cout) @\(size)×\(size)"
+        print(name.padding(toLength: 25, withPad: " ", startingAt: 0)
+              + String(format: "%8.2f  %8.1f", t * 1e3, 2 * Double(batch * cin * cout * size * size) / t / 1e9))
     }
     exit(0)
 }
