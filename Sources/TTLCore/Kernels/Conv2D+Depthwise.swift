@@ -12,7 +12,7 @@
 //     asymmetric as TF 'SAME' makes it), the input plane is first copied into a scratch plane
 //     [H, W_p] with `pl` zero columns on the left and enough on the right that every tap lands
 //     inside. Testing those taps instead cost more than the whole interior: after the interior
-//     was vectorised, the tested border columns took ~3/4 of the forward time, and a 7×7 plane
+//     was vectorised, the bounds-tested border took ~3/4 of the forward samples (perf), and a 7×7 plane
 //     under a 5×5 kernel has only 3 of its 7 columns in the interior (`interior`).
 //   - rows: an output row whose window hangs over the top or bottom (the border rows) runs
 //     only its taps kh in `tapRows`, the rows that land inside 0 ..< H; interior rows run all kH.
@@ -26,8 +26,8 @@
 // The vectors are Swift SIMD types, so they use whatever the compiler targets: SSE (4 lanes,
 // SIMD8 is two registers) on the default x86-64 target, AVX2 with `-Xswiftc -target-cpu
 // -Xswiftc znver3` (or haswell; Swift 6's LLVM rejects `x86-64-v3`), NEON on arm64. On the
-// 2-core Zen 3 measured, the AVX2 build was not measurably faster: these loops are bound by
-// memory and loop overhead more than by vector width. The reference is `Reference.conv2d` with
+// 2-core Zen 3 measured (shared, heavily loaded), the AVX2 build showed no difference beyond
+// the run-to-run noise of `ttl-bench --depthwise`. The reference is `Reference.conv2d` with
 // `groups == C_in`; OptimizedVsReferenceTests checks this kernel against it on interiors,
 // borders, strides 1–3, dilation 2, asymmetric padding, multipliers and planes smaller than
 // the window, forward and backward.
