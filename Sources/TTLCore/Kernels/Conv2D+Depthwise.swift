@@ -12,10 +12,10 @@
 //     asymmetric as TF 'SAME' makes it), the input plane is first copied into a scratch plane
 //     [H, W_p] with `pl` zero columns on the left and enough on the right that every tap lands
 //     inside. Testing those taps instead cost more than the whole interior: after the interior
-//     was vectorised, the bounds-tested border took ~3/4 of the forward samples (perf), and a 7×7 plane
-//     under a 5×5 kernel has only 3 of its 7 columns in the interior (`interior`).
+//     was vectorised, the bounds-tested border took ~3/4 of the forward's perf samples, and a
+//     7×7 plane under a 5×5 kernel has only 3 of its 7 columns in the interior (`interior`).
 //   - rows: an output row whose window hangs over the top or bottom (the border rows) runs
-//     only its taps kh in `tapRows`, the rows that land inside 0 ..< H; interior rows run all kH.
+//     only its taps kh in `tapRange`, the rows that land inside 0 ..< H; interior rows run all kH.
 //     A row with no tap inside (padding ≥ the window) is zero.
 // The padded zeros enter as 0 · w, as in the im2col path of the GEMM convolution (so a NaN or
 // infinite weight poisons border outputs there too); the reference skips those taps.
