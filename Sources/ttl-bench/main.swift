@@ -7,6 +7,12 @@
 //       images/s of a whole built-in network (resnet18, resnet50, efficientnet-lite0, …):
 //       inference, or with --train a training step with only the head trainable; and the
 //       process's peak resident memory.
+//   .build/release/ttl-bench --depthwise [--batch B] [--threads T] [--repeat R]
+//       milliseconds of Conv2D forward and backward on EfficientNet-Lite0's depthwise layers
+//       (TF 'SAME' padding, as the network has it), and GMAC/s of the forward.
+//   .build/release/ttl-bench --pointwise [--batch B] [--threads T] [--repeat R]
+//       milliseconds and GFLOP/s of Conv2D forward on EfficientNet-Lite0's 1×1 convolutions
+//       of the 28×28, 14×14 and 7×7 stages.
 import Dispatch
 import Foundation
 import TTLCore
@@ -26,6 +32,8 @@ var repeats = 3
 var network: String? = nil
 var batch = 32
 var train = false
+var depthwise = false
+var pointwise = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -35,8 +43,10 @@ while let a = args.popFirst() {
     case "--batch": batch = Int(args.popFirst() ?? "") ?? batch
     case "--train": train = true
     case "--profile": Profiler.isEnabled = true
+    case "--depthwise": depthwise = true
+    case "--pointwise": pointwise = true
     default:
-        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train]]")
+        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train] [--profile] | --depthwise [--batch B] | --pointwise [--batch B]]")
         exit(2)
     }
 }
@@ -104,6 +114,44 @@ if let network {
                  flops * Double(batch) / time / 1e9, peakMemoryMiB()))
     if Profiler.isEnabled {
         for (type, s) in Profiler.report() { print(String(format: "  %-20@ %7.3f s over %d runs", type, s, repeats)) }
+    }
+    exit(0)
+}
+
+if depthwise {
+    // (channels, input size, kernel, stride) of EfficientNet-Lite0's depthwise convolutions at 224×224.
+    let layers = [(32, 112, 3, 1), (96, 112, 3, 2), (144, 56, 3, 1), (144, 56, 5, 2), (240, 28, 5, 1), (240, 28, 3, 2),
+                  (480, 14, 3, 1), (480, 14, 5, 1), (672, 14, 5, 1), (672, 14, 5, 2), (1152, 7, 5, 1), (1152, 7, 3, 1)]
+    print("ttl-bench: depthwise, batch \(batch), \(threads) threads, best of \(repeats)")
+    print("layer                    padding              fwd ms   fwd GMAC/s   bwd ms (dX, dW)")
+    for (c, size, k, s) in layers {
+        let padding = Padding2D.same(input: Size2D(size), kernel: Size2D(k), stride: Size2D(s))
+        let options = Conv2DOptions(stride: Size2D(s), padding: padding, groups: c)
+        let x = random([batch, c, size, size], seed: 3), w = random([c, 1, k, k], seed: 4)
+        var y = Tensor(zeros: [1])
+        let fwd = seconds(repeats) { y = Conv2D.forward(input: x, weight: w, bias: nil, options: options) }
+        let bwd = seconds(repeats) { _ = Conv2D.backward(outputGradient: y, input: x, weight: w, options: options, wantBias: false) }
+        let macs = Double(y.count * k * k)
+        let name = "\(c)@\(size)×\(size) k\(k) s\(s)"
+        print(name.padding(toLength: 25, withPad: " ", startingAt: 0)
+              + "\(padding)".padding(toLength: 19, withPad: " ", startingAt: 0)
+              + String(format: "%8.2f  %11.2f  %9.2f", fwd * 1e3, macs / fwd / 1e9, bwd * 1e3))
+    }
+    exit(0)
+}
+
+if pointwise {
+    // (C_in, C_out, plane side) of EfficientNet-Lite0's late 1×1 convolutions at 224×224.
+    let layers = [(40, 240, 28), (240, 40, 28), (80, 480, 14), (480, 80, 14), (112, 672, 14), (672, 112, 14),
+                  (192, 1152, 7), (1152, 192, 7), (1152, 320, 7), (320, 1280, 7)]
+    print("ttl-bench: pointwise, batch \(batch), \(threads) threads, best of \(repeats)")
+    print("layer                      fwd ms   GFLOP/s")
+    for (cin, cout, size) in layers {
+        let x = random([batch, cin, size, size], seed: 3), w = random([cout, cin, 1, 1], seed: 4)
+        let t = seconds(repeats) { _ = Conv2D.forward(input: x, weight: w, bias: nil, options: Conv2DOptions()) }
+        let name = "\(cin)→\(cout) @\(size)×\(size)"
+        print(name.padding(toLength: 25, withPad: " ", startingAt: 0)
+              + String(format: "%8.2f  %8.1f", t * 1e3, 2 * Double(batch * cin * cout * size * size) / t / 1e9))
     }
     exit(0)
 }

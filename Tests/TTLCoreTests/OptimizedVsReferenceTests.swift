@@ -20,6 +20,9 @@ final class OptimizedVsReferenceTests: XCTestCase {
             ([3, 4, 10, 10], [4, 1, 5, 5], Conv2DOptions(stride: Size2D(2), padding: .same(input: Size2D(10), kernel: Size2D(5), stride: Size2D(2)), groups: 4)),
             ([2, 5, 6, 6], [7, 5, 1, 1], Conv2DOptions()),
             ([3, 5, 7, 7], [7, 5, 1, 1], Conv2DOptions(stride: Size2D(2))),
+            ([9, 6, 7, 7], [10, 6, 1, 1], Conv2DOptions()),  // pointwise 7×7: several images packed per GEMM
+            ([5, 8, 5, 5], [6, 4, 1, 1], Conv2DOptions(groups: 2)),  // packed, per group
+            ([3, 4, 9, 9], [5, 4, 1, 1], Conv2DOptions()),  // pointwise 9×9 (81 > 64): one image per GEMM, in place
             ([2, 3, 12, 11], [2, 3, 3, 3], Conv2DOptions(stride: Size2D(3, 2), dilation: Size2D(2, 3), padding: Padding2D(top: 2, left: 1, bottom: 0, right: 3))),
             ([7, 16, 3, 3], [16, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // many small images: multi-image chunks
             ([2, 16, 64, 64], [8, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),  // large images: unrolled in row bands
@@ -39,6 +42,61 @@ final class OptimizedVsReferenceTests: XCTestCase {
                 assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
                 assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
                 // Asking for fewer gradients must not change the ones computed.
+                let onlyWeight = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantInput: false, wantBias: false)
+                XCTAssertNil(onlyWeight.input)
+                XCTAssertEqual(onlyWeight.weight, g.weight, name)
+            }
+        }
+    }
+
+    /// The depthwise kernel's paths (Conv2D+Depthwise.swift): interior rows and border rows
+    /// (taps clamped), padded and unpadded columns, 8- and 4-wide blocks with the overlapping
+    /// last block, scalar rows, strides 1, 2 and 3 (contiguous, de-interleaved and gathered
+    /// loads), dilation, TF-'SAME' asymmetric padding, multiplier 2, planes smaller than the
+    /// window, and rows and columns whose taps all fall in the padding.
+    func testDepthwiseInteriorAndBorder() {
+        func dw(_ x: Shape, mult: Int = 1, _ k: Int, stride: Size2D = Size2D(1), dilation: Size2D = Size2D(1),
+                _ padding: Padding2D) -> (x: Shape, w: Shape, o: Conv2DOptions) {
+            (x, [x[1] * mult, 1, k, k], Conv2DOptions(stride: stride, dilation: dilation, padding: padding, groups: x[1]))
+        }
+        let same = { (size: Size2D, k: Int, s: Int) in Padding2D.same(input: size, kernel: Size2D(k), stride: Size2D(s)) }
+        let configs: [(x: Shape, w: Shape, o: Conv2DOptions)] = [
+            dw([2, 3, 9, 10], 3, Padding2D(1)),  // k3 s1: W_out 10, one 8-block and an overlapping one
+            dw([2, 3, 9, 27], 3, Padding2D(1)),  // three 8-blocks and an overlapping one
+            dw([2, 3, 17, 19], 3, stride: Size2D(2), same(Size2D(17, 19), 3, 2)),  // TF SAME s2 on odd sides: 1 all round
+            dw([2, 3, 16, 34], 3, stride: Size2D(2), same(Size2D(16, 34), 3, 2)),  // TF SAME s2 on even sides: t0 l0 b1 r1, W_out 17
+            dw([2, 4, 12, 13], mult: 2, 5, Padding2D(2)),  // k5, multiplier 2
+            dw([1, 2, 20, 21], 5, stride: Size2D(2), same(Size2D(20, 21), 5, 2)),  // k5 s2 SAME: t1 b2 on the even side
+            dw([2, 3, 14, 15], 3, dilation: Size2D(2), Padding2D(2)),  // dilation 2
+            dw([2, 2, 15, 30], mult: 2, 3, stride: Size2D(2), dilation: Size2D(2), Padding2D(top: 0, left: 1, bottom: 1, right: 2)),
+            dw([1, 2, 11, 40], mult: 2, 5, stride: Size2D(1, 2), Padding2D(2)),  // stride (1, 2), W_out 20
+            dw([2, 2, 16, 29], 3, stride: Size2D(3), Padding2D(1)),  // stride 3: gathered loads, W_out 10
+            dw([2, 3, 7, 7], 5, Padding2D(2)),  // EfficientNet's 7×7 k5: 3 interior columns of 7
+            dw([3, 2, 6, 6], 3, Padding2D(1)),  // W_out 6: two overlapping 4-blocks
+            dw([2, 2, 5, 3], 3, Padding2D(1)),  // W_out 3: scalar
+            dw([2, 3, 3, 2], 5, Padding2D(2)),  // plane smaller than the kernel: no interior
+            dw([1, 2, 3, 4], mult: 2, 5, Padding2D(top: 1, left: 2, bottom: 3, right: 0)),  // smaller, asymmetric
+            dw([2, 3, 8, 12], 3, Padding2D(top: 1, left: 0, bottom: 1, right: 0)),  // rows padded, columns not
+            dw([2, 3, 9, 11], 3, .zero),  // no padding: every output interior
+            dw([1, 2, 5, 9], 3, Padding2D(top: 3, left: 0, bottom: 0, right: 4)),  // a row and columns entirely in padding
+        ]
+        for threads in [1, 2] {
+            ComputeThreads.count = threads
+            for c in configs {
+                let (x, xr) = rng.pair(c.x), (w, wr) = rng.pair(c.w), (b, br) = rng.pair([c.w[0]])
+                let name = "depthwise \(c.x) \(c.w) \(c.o) threads \(threads)"
+                let y = Conv2D.forward(input: x, weight: w, bias: b, options: c.o)
+                assertClose(Reference.conv2d(xr, wr, br, c.o), y, atol: fwd.atol, rtol: fwd.rtol, name)
+                let (dy, dyr) = rng.pair(y.shape)
+                let g = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o)
+                let r = Reference.conv2dBackward(dyr, xr, wr, c.o)
+                assertClose(r.x, g.input!, atol: bwd.atol, rtol: bwd.rtol, name + " dx")
+                assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
+                assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
+                // dX alone and dW alone take their own branches; each must equal the joint result.
+                let onlyInput = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantWeight: false, wantBias: false)
+                XCTAssertNil(onlyInput.weight)
+                XCTAssertEqual(onlyInput.input, g.input, name)
                 let onlyWeight = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantInput: false, wantBias: false)
                 XCTAssertNil(onlyWeight.input)
                 XCTAssertEqual(onlyWeight.weight, g.weight, name)
