@@ -78,6 +78,7 @@ let package = Package(
             exclude: ["Proto/onnx.proto"]
         ),
         .target(name: "TTLHDF5", dependencies: ["TTLNN", "CHDF5"]),
+        .target(name: "TTLTorch", dependencies: ["TTLNN"]),
 
         // MARK: Library façade and tools
         .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune"]),
@@ -117,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "TTLCoreTests",
             dependencies: ["TTLCore", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TTLTorchTests",
+            dependencies: ["TTLTorch", "_TestSupport"],
             exclude: ["Fixtures"]
         ),
     ]
