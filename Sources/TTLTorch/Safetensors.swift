@@ -65,7 +65,7 @@ public enum Safetensors {
                   begin >= 0, end >= begin else { throw bad("data_offsets are not [begin, end] with 0 ≤ begin ≤ end") }
             guard shape.count <= TorchTensor.maximumRank else { throw bad("rank \(shape.count), more than \(TorchTensor.maximumRank)") }
             let count: Int
-            do { count = try Shape(checking: shape).count } catch { throw bad("shape \(shape): \(error)") }
+            do { count = try Shape(checking: shape).count } catch { throw bad("\(error)") }
             let (length, overflow) = count.multipliedReportingOverflow(by: type.elementSize)
             guard !overflow, end - begin == length else {
                 throw bad("data_offsets [\(begin), \(end)] hold \(end - begin) bytes, but shape \(shape) of \(dtype) needs \(overflow ? "more than 2^63" : "\(length)")")

@@ -17,7 +17,7 @@ enum TorchTensor {
         guard t.offset >= 0 else { throw fail("negative storage offset \(t.offset)") }
         guard t.strides.allSatisfy({ $0 >= 0 }) else { throw fail("negative stride in \(t.strides)") }
         let shape: Shape
-        do { shape = try Shape(checking: t.sizes) } catch { throw fail("sizes \(t.sizes): \(error)") }
+        do { shape = try Shape(checking: t.sizes) } catch { throw fail("\(error)") }
         if shape.count > 0 {
             // The furthest element the view reaches: offset + Σ (size − 1) · stride.
             var last = t.offset

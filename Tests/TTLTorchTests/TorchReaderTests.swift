@@ -1,0 +1,192 @@
+import Foundation
+import TTLCore
+import TTLNN
+@testable import TTLTorch
+import XCTest
+import _TestSupport
+
+/// Readers against the values torch wrote (fixtures from scripts/make_torch_fixtures.py).
+final class TorchReaderTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func fixture(_ name: String) -> URL { fixtures.appendingPathComponent(name) }
+
+    /// The expected float32 values of every floating-point tensor in tensors*.pth, by key.
+    func expectedTensors() throws -> [String: Tensor] {
+        let folder = Self.fixture("tensors")
+        var out: [String: Tensor] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: folder.path) where f.hasSuffix(".npy") {
+            out[String(f.dropLast(4))] = try NPY.readTensor(folder.appendingPathComponent(f))
+        }
+        return out
+    }
+
+    func checkTensors(_ file: String, format: StateDict.Format) throws {
+        let state = try TorchReader.read(contentsOf: Self.fixture(file))
+        XCTAssertEqual(state.format, format)
+        let expected = try expectedTensors()
+        XCTAssertEqual(expected.count, 11)
+        XCTAssertEqual(Set(state.tree.paths), Set(expected.keys), "\(file): num_batches_tracked is skipped, everything else read")
+        for (key, want) in expected {
+            guard let got = state.tree.tensor(key) else { XCTFail("\(file): no \(key)"); continue }
+            XCTAssertEqual(got.shape, want.shape, "\(file) \(key)")
+            XCTAssertTrue(got.bitwiseEqual(want), "\(file) \(key): \(got.scalars) != \(want.scalars)")
+        }
+        XCTAssertEqual(state.dtypes, ["float32", "float16", "bfloat16", "float64"])
+    }
+
+    func testTensorsZip() throws { try checkTensors("tensors.pth", format: .torchZip) }
+    func testTensorsLegacy() throws { try checkTensors("tensors_legacy.pth", format: .torchLegacy) }
+    func testTensorsSafetensors() throws {
+        try checkTensors("tensors.safetensors", format: .safetensors)
+        XCTAssertEqual(try TorchReader.read(contentsOf: Self.fixture("tensors.safetensors")).metadata, ["note": "contiguous copies"])
+    }
+
+    func testDetectionOfEveryTorchvisionResNet() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixture("arch_keys.json"))) as? [String: [[Any]]]
+        let archs = try XCTUnwrap(json)
+        XCTAssertEqual(archs.count, 9)
+        for (name, pairs) in archs {
+            var shapes: [String: [Int]] = [:]
+            for p in pairs { if let k = p[0] as? String, let s = p[1] as? [Int] { shapes[k] = s } }
+            switch TorchArchitecture.detect(shapes) {
+            case let .success(a):
+                XCTAssertEqual(a.name, name)
+                XCTAssertEqual(a.configuration.classes, 1000)
+                if let c = ResNet.named[name] {
+                    XCTAssertEqual(a.configuration.layers, c.layers, name)
+                    XCTAssertEqual(a.configuration.groups, c.groups, name)
+                    XCTAssertEqual(a.configuration.widthPerGroup, c.widthPerGroup, name)
+                }
+                if ["resnet18", "resnext50_32x4d", "wide_resnet50_2"].contains(name) {
+                    // The built network has exactly the state dict's keys and shapes (less the counters).
+                    let model = ResNet.build(a.configuration)
+                    let built = Dictionary(uniqueKeysWithValues: model.parameters.entriesInOrder.map { ($0.path, $0.entry.tensor.shape.dimensions) })
+                    XCTAssertEqual(built, shapes.filter { !$0.key.hasSuffix("num_batches_tracked") }, name)
+                }
+            case let .failure(f): XCTFail("\(name): \(f.message)")
+            }
+        }
+    }
+}
+
+/// Whole tiny networks: each file imports onto the detected architecture and gives PyTorch's logits.
+final class TorchModelTests: XCTestCase {
+    func logits(_ model: Model) throws -> Tensor {
+        let x = try NPY.readTensor(TorchReaderTests.fixture("x.npy"))
+        return try XCTUnwrap(try model.run([model.inputs[0].name: x])[model.outputs[0]])
+    }
+
+    func check(_ file: String, logits expected: String, architecture: String, tolerance: Float = 1e-4) throws -> Model {
+        let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture(file), imageSize: 32)
+        XCTAssertEqual(model.metadata["architecture.name"], architecture, file)
+        assertModelOutput(try logits(model), try NPY.readTensor(TorchReaderTests.fixture(expected)), relativeTolerance: tolerance, file)
+        return model
+    }
+
+    func testResNetInEveryFormat() throws {
+        for file in ["resnet_basic.pth", "resnet_basic_legacy.pth", "resnet_basic.safetensors"] {
+            _ = try check(file, logits: "resnet_basic_logits.npy", architecture: "resnet10-w4")
+        }
+        _ = try check("resnet_basic_f16.pth", logits: "resnet_basic_logits_f16.npy", architecture: "resnet10-w4")
+        _ = try check("resnet_basic_bf16.safetensors", logits: "resnet_basic_logits_bf16.npy", architecture: "resnet10-w4")
+    }
+
+    func testTrainingCheckpointWithModulePrefix() throws {
+        let m = try check("resnet_basic_checkpoint.pth", logits: "resnet_basic_logits.npy", architecture: "resnet10-w4")
+        XCTAssertEqual(m.metadata["pytorch.state_dict_key"], "model_state_dict")
+    }
+
+    func testResNeXt() throws {
+        let m = try check("resnext_tiny.pth", logits: "resnext_tiny_logits.npy", architecture: "resnext14_2x16d-w8")
+        XCTAssertEqual(m.metadata["pytorch.format"], "torch.save zip")
+    }
+
+    func testNamedArchitectureThatDoesNotFitListsTheKeys() throws {
+        XCTAssertThrowsError(try TorchImporter.load(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"), architecture: "resnet50", imageSize: 32)) { e in
+            guard let e = e as? TorchImportError, case let .load(report) = e.reason else { return XCTFail("\(e)") }
+            XCTAssertFalse(report.missing.isEmpty)
+            XCTAssertFalse(report.mismatched.isEmpty)
+            XCTAssertTrue(e.description.hasPrefix(TorchReaderTests.fixture("resnet_basic.pth").path + ": "), e.description)
+        }
+        XCTAssertThrowsError(try TorchImporter.load(contentsOf: TorchReaderTests.fixture("tensors.pth"))) { e in
+            guard let e = e as? TorchImportError, case .architecture = e.reason else { return XCTFail("\(e)") }
+        }
+    }
+
+    /// Export → re-read: the same names, bit-identical weights, the metadata, and the same logits.
+    func testSafetensorsRoundTrip() throws {
+        let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"), imageSize: 32)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-torch-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("out.safetensors")
+        try Safetensors.write(model.parameters, metadata: ["labels": "[\"a\",\"b\"]"], to: url)
+        let back = try TorchReader.read(contentsOf: url)
+        XCTAssertEqual(back.metadata, ["labels": "[\"a\",\"b\"]"])
+        XCTAssertEqual(back.tree.paths, model.parameters.paths)
+        for p in model.parameters.paths { XCTAssertTrue(back.tree.tensor(p)!.bitwiseEqual(model.parameters.tensor(p)!), p) }
+        let original = try TorchReader.read(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"))
+        XCTAssertEqual(back.tree.paths, original.tree.paths, "the source's own names, in its order")
+        let again = try TorchImporter.model(from: back, file: url.path, imageSize: 32)
+        XCTAssertTrue(try logits(again).bitwiseEqual(try logits(model)))
+    }
+}
+
+/// Every malformed or hostile file is a typed error naming the file; nothing in a pickle runs.
+final class TorchBadInputTests: XCTestCase {
+    func testEveryBadInputIsATypedError() throws {
+        let folder = TorchReaderTests.fixture("bad")
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("expected.json"))) as? [String: String])
+        XCTAssertGreaterThanOrEqual(expected.count, 30)
+        let marks = ["/tmp/ttl_torch_pwned_system", "/tmp/ttl_torch_pwned_eval"]
+        for m in marks { try? FileManager.default.removeItem(atPath: m) }
+        for (file, reason) in expected.sorted(by: { $0.key < $1.key }) {
+            let url = folder.appendingPathComponent(file)
+            do {
+                _ = try TorchImporter.load(contentsOf: url)
+                XCTFail("\(file) imported")
+            } catch {
+                let e = error
+                if ProcessInfo.processInfo.environment["TTL_PRINT_ERRORS"] != nil { print(e.description) }
+                let name = String(String(describing: e.reason).prefix { $0 != "(" })
+                XCTAssertEqual(name, reason, "\(file): \(e)")
+                XCTAssertTrue(e.description.hasPrefix(url.path + ": "), e.description)
+                XCTAssertFalse(e.description.contains("\n"), e.description)
+            }
+        }
+        for m in marks { XCTAssertFalse(FileManager.default.fileExists(atPath: m), "\(m) exists: something ran") }
+    }
+
+    /// Every prefix of a valid checkpoint and single flipped bytes fail cleanly or read, never trap.
+    func testTruncationsAndFlippedBytesNeverTrap() throws {
+        for file in ["tensors.pth", "tensors_legacy.pth", "tensors.safetensors"] {
+            let data = try Data(contentsOf: TorchReaderTests.fixture(file))
+            for n in stride(from: 0, to: data.count, by: max(1, data.count / 300)) {
+                XCTAssertThrowsError(try TorchReader.read(data.prefix(n), file: file), "\(file) cut at \(n)")
+            }
+            var rng = SplitMix64(seed: 9)
+            for _ in 0 ..< 300 {
+                var d = data
+                let i = Int(rng.next() % UInt64(d.count))
+                d[i] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                _ = try? TorchReader.read(d, file: file)
+            }
+        }
+    }
+
+    func testPickleCaps() throws {
+        // 100 nested EMPTY_LIST + APPEND levels exceed the nesting cap.
+        var p: [UInt8] = [0x80, 0x02]
+        for _ in 0 ..< 100 { p.append(0x5D) }
+        for _ in 0 ..< 99 { p.append(0x61) }
+        p.append(0x2E)
+        XCTAssertThrowsError(try PickleReader(p, file: "nested", persistentLoad: { _, _ in .none }).read()) { e in
+            guard let e = e as? TorchImportError, case .pickle = e.reason else { return XCTFail("\(e)") }
+        }
+        // A string longer than the pickle.
+        XCTAssertThrowsError(try PickleReader([0x80, 0x02, 0x58, 0xFF, 0xFF, 0xFF, 0x7F, 0x2E], file: "long", persistentLoad: { _, _ in .none }).read())
+        // A LONG1 of 200 bytes.
+        XCTAssertThrowsError(try PickleReader([0x80, 0x02, 0x8A, 200] + [UInt8](repeating: 1, count: 200) + [0x2E], file: "long1", persistentLoad: { _, _ in .none }).read())
+    }
+}
