@@ -64,7 +64,7 @@ public enum TorchReader {
         }
         let (root, _) = try reader.read()
         var cache: [String: Data] = [:]
-        return try stateDict(root, format: .torchZip, file: file) { s throws(TorchImportError) in
+        var state = try stateDict(root, format: .torchZip, file: file) { s throws(TorchImportError) in
             if let d = cache[s.key] { return d }
             guard let record = try zip.member("data/" + s.key) else {
                 throw TorchImportError(file: file, .storage(key: s.key, problem: "no record '\(zip.prefix)data/\(s.key)' in the archive"))
@@ -73,6 +73,11 @@ public enum TorchReader {
             cache[s.key] = record
             return record
         }
+        // Labels and preprocessing of a model ttl exported (TorchExporter), beside the state dict.
+        if let json = try zip.member("ttl_metadata.json"), let parsed = try? JSONParser.parse([UInt8](json)), case let .object(pairs) = parsed {
+            for (k, v) in pairs { if case let .string(s) = v { state.metadata[k] = s } }
+        }
+        return state
     }
 
     static func check(_ byteCount: Int, holds s: StorageRef, file: String) throws(TorchImportError) {

@@ -114,22 +114,29 @@ final class TorchModelTests: XCTestCase {
         }
     }
 
-    /// Export → re-read: the same names, bit-identical weights, the metadata, and the same logits.
-    func testSafetensorsRoundTrip() throws {
+    /// Export → re-read, as safetensors and as a torch.save zip: the same names in the source's
+    /// order, bit-identical weights, the metadata, and the same logits. With TTL_TORCH_EXPORT_DIR
+    /// set the files stay there (scripts/check_torch_export.py loads them into PyTorch).
+    func testExportRoundTrip() throws {
         let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"), imageSize: 32)
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-torch-\(ProcessInfo.processInfo.processIdentifier)")
+        let keep = ProcessInfo.processInfo.environment["TTL_TORCH_EXPORT_DIR"]
+        let folder = keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("ttl-torch-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("out.safetensors")
-        try Safetensors.write(model.parameters, metadata: ["labels": "[\"a\",\"b\"]"], to: url)
-        let back = try TorchReader.read(contentsOf: url)
-        XCTAssertEqual(back.metadata, ["labels": "[\"a\",\"b\"]"])
-        XCTAssertEqual(back.tree.paths, model.parameters.paths)
-        for p in model.parameters.paths { XCTAssertTrue(back.tree.tensor(p)!.bitwiseEqual(model.parameters.tensor(p)!), p) }
+        defer { if keep == nil { try? FileManager.default.removeItem(at: folder) } }
         let original = try TorchReader.read(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"))
-        XCTAssertEqual(back.tree.paths, original.tree.paths, "the source's own names, in its order")
-        let again = try TorchImporter.model(from: back, file: url.path, imageSize: 32)
-        XCTAssertTrue(try logits(again).bitwiseEqual(try logits(model)))
+        let metadata = ["labels": "[\"a\",\"b\"]", "preprocessing": "{\"size\":32}"]
+        for name in ["resnet_basic.safetensors", "resnet_basic.pth"] {
+            let url = folder.appendingPathComponent(name)
+            try TorchExporter.write(model.parameters, metadata: metadata, to: url)
+            let back = try TorchReader.read(contentsOf: url)
+            XCTAssertEqual(back.metadata, metadata, name)
+            XCTAssertEqual(back.tree.paths, original.tree.paths, "\(name): the source's own names, in its order")
+            for p in model.parameters.paths { XCTAssertTrue(back.tree.tensor(p)!.bitwiseEqual(model.parameters.tensor(p)!), p) }
+            let again = try TorchImporter.model(from: back, file: url.path, imageSize: 32)
+            XCTAssertTrue(try logits(again).bitwiseEqual(try logits(model)), name)
+            if keep != nil { try NPY.write(try logits(model), to: folder.appendingPathComponent("ttl_logits.npy")) }
+        }
     }
 }
 
