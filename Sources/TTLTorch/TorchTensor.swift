@@ -42,6 +42,11 @@ enum TorchTensor {
         }
         return storage.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Tensor in
             Tensor(uninitialized: shape) { out in
+                if contiguous, t.storage.type == .float, let base = out.baseAddress, out.count > 0 {
+                    // Little-endian float32, as the host: one copy (unaligned source allowed).
+                    UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress! + t.offset * 4, byteCount: out.count * 4)
+                    return
+                }
                 if contiguous {
                     for i in 0 ..< out.count { out[i] = decode(raw, (t.offset + i) * elementSize) }
                     return

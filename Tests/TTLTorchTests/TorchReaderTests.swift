@@ -197,3 +197,24 @@ final class TorchBadInputTests: XCTestCase {
         XCTAssertThrowsError(try PickleReader([0x80, 0x02, 0x8A, 200] + [UInt8](repeating: 1, count: 200) + [0x2E], file: "long1", persistentLoad: { _, _ in .none }).read())
     }
 }
+
+/// Full-size ResNet-50 (98 MB), opt-in: TTL_TORCH_RESNET50=FOLDER with ttl_r50.pth,
+/// ttl_r50_legacy.pth, ttl_r50.safetensors, ttl_r50_x.npy and ttl_r50_y.npy (torchvision's
+/// resnet50(weights=None) saved three ways, an input and its logits).
+final class TorchFullSizeTests: XCTestCase {
+    func testResNet50() throws {
+        guard let dir = ProcessInfo.processInfo.environment["TTL_TORCH_RESNET50"] else { throw XCTSkip("set TTL_TORCH_RESNET50") }
+        let folder = URL(fileURLWithPath: dir)
+        let x = try NPY.readTensor(folder.appendingPathComponent("ttl_r50_x.npy"))
+        let y = try NPY.readTensor(folder.appendingPathComponent("ttl_r50_y.npy"))
+        for f in ["ttl_r50.pth", "ttl_r50_legacy.pth", "ttl_r50.safetensors"] {
+            let start = Date()
+            let state = try TorchReader.read(contentsOf: folder.appendingPathComponent(f))
+            let read = Date().timeIntervalSince(start)
+            let model = try TorchImporter.model(from: state, file: f)
+            print("\(f): read \(String(format: "%.3f", read)) s, read + build + load \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
+            XCTAssertEqual(model.metadata["architecture.name"], "resnet50")
+            assertModelOutput(try XCTUnwrap(try model.run([model.inputs[0].name: x])[model.outputs[0]]), y, relativeTolerance: 1e-4, f)
+        }
+    }
+}
