@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "TTLTorch", dependencies: ["TTLNN"]),
 
         // MARK: Library façade and tools
-        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune"]),
+        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune", "TTLTorch"]),
         .executableTarget(
             name: "TTLCommand",
             dependencies: ["TTL", "TTLONNX", "TTLHDF5", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]

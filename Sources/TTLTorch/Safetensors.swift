@@ -13,10 +13,10 @@ public enum Safetensors {
     public static let maximumHeaderSize = 100_000_000
 
     static func looksLikeSafetensors(_ b: Bytes) -> Bool {
-        // The header length, then JSON starting with '{' (safetensors writes no leading space).
-        guard let n = b.u64(0), n >= 2, b.u8(8) == UInt8(ascii: "{") else { return false }
-        _ = n
-        return true
+        // A plausible header length (below 2^40: a claim past the 100 MB cap still reaches the
+        // reader, which refuses it by name), then JSON opening with `{"` or `{}`.
+        guard let n = b.u64(0), n >= 2, n < 1 << 40, b.u8(8) == UInt8(ascii: "{") else { return false }
+        return b.u8(9) == UInt8(ascii: "\"") || b.u8(9) == UInt8(ascii: "}")
     }
 
     static let dtypes: [String: StorageType] = ["F32": .float, "F16": .half, "BF16": .bfloat16, "F64": .double, "I64": .long]

@@ -26,6 +26,21 @@ public enum TorchReader {
     /// The checkpoint keys a state dict is looked for under, in order, when the file holds a training checkpoint.
     public static let wrapperKeys = ["state_dict", "model_state_dict", "model", "net", "ema"]
 
+    /// Whether the first bytes of `url` are a PyTorch file: a zip whose first member is
+    /// `<name>/data.pkl` (torch.save and torch.jit.save write it first), the legacy format's pickle
+    /// protocol 2 opening, or a safetensors header. A `.keras` zip (config.json first) is not.
+    public static func recognises(_ url: URL) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 512) else { return false }
+        let b = Bytes(head)
+        if b.u32(0) == 0x0403_4b50, let n = b.u16(26), let name = b.slice(30, Int(n)) {
+            return String(decoding: name, as: UTF8.self).hasSuffix("/data.pkl")
+        }
+        if b.u8(0) == 0x80, b.u8(1) == 0x02, b.u8(2) == 0x8A, b.u8(3) == 0x0A { return true } // PROTO 2, LONG1 of the 10-byte magic number
+        return Safetensors.looksLikeSafetensors(b)
+    }
+
     /// Reads `url`, sniffing its format from its first bytes.
     public static func read(contentsOf url: URL) throws(TorchImportError) -> StateDict {
         let data: Data

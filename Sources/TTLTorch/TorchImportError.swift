@@ -47,8 +47,11 @@ public struct TorchImportError: Error, Equatable, CustomStringConvertible {
     /// An error about `file`.
     public init(file: String, _ reason: Reason) { self.file = file; self.reason = reason }
 
-    public var description: String {
-        let what: String = switch reason {
+    public var description: String { "\(file): \(problem)" }
+
+    /// What went wrong, without the file's name.
+    public var problem: String {
+        switch reason {
         case let .unreadable(m): "cannot read: \(m)"
         case let .unknownFormat(m): "not a PyTorch checkpoint or safetensors file (\(m))"
         case .torchScript: "a TorchScript archive (torch.jit.save), which holds code; re-save the weights with torch.save(model.state_dict(), path)"
@@ -66,6 +69,5 @@ public struct TorchImportError: Error, Equatable, CustomStringConvertible {
         case let .load(report): "the weights do not match the architecture: \(report)"
         case let .cannotWrite(m): "cannot write: \(m)"
         }
-        return "\(file): \(what)"
     }
 }

@@ -39,6 +39,8 @@ public enum TorchImporter {
         model.metadata["pytorch.format"] = state.format.rawValue
         model.metadata["pytorch.dtypes"] = state.dtypes.sorted().joined(separator: ",")
         if let w = state.wrapper { model.metadata["pytorch.state_dict_key"] = w }
+        // A file ttl exported carries its labels and preprocessing.
+        for key in ["labels", "preprocessing"] { if let v = state.metadata[key] { model.metadata[key] = v } }
         return model
     }
 }
