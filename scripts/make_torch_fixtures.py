@@ -2,8 +2,8 @@
 """Fixtures of the PyTorch checkpoint and safetensors readers (Tests/TTLTorchTests/Fixtures).
 
 Pinned: python 3.11, torch==2.13.0 (CPU), torchvision==0.29.2 (--no-deps; it imports
-pillow==13.0.0), safetensors==0.8.0, numpy==2.4.6.
-    pip install --no-deps torchvision==0.29.2 && pip install pillow==13.0.0 safetensors==0.8.0
+pillow==13.0.0), timm==1.0.31 (--no-deps), safetensors==0.8.0, numpy==2.4.6.
+    pip install --no-deps torchvision==0.29.2 timm==1.0.31 && pip install pillow==13.0.0 safetensors==0.8.0
 
 Everything is seeded; run from the repository root: python3 scripts/make_torch_fixtures.py
 
@@ -18,6 +18,11 @@ Everything is seeded; run from the repository root: python3 scripts/make_torch_f
   tensors*.pth        assorted tensors: float16/bfloat16/float64, a 0-d tensor, a transposed, a
                       strided, an expanded (stride 0) tensor, two views of one storage, an int64
                       num_batches_tracked; the expected values in tensors/<key>.npy (float32).
+  effnet_tf_tiny.pth  timm's tf_efficientnet_lite0 recipe at channel multiplier 0.25, depth 0.5
+                      (TF 'SAME' padding, eps 1e-3), 3 classes, and its logits on x.
+  effnet_pt_tiny.safetensors  the same recipe as timm's efficientnet_lite0 (symmetric padding, eps 1e-5).
+  effnet_lukemelas_tiny.pth   a tiny EfficientNet-Lite under efficientnet_pytorch's names.
+  timm_keys.json      (key, shape) of timm's full-size tf_efficientnet_lite0.
   arch_keys.json      (key, shape) of every torchvision ResNet-family state dict, built on the meta device.
   bad/                inputs each refused with a typed error (see BAD below).
 """
@@ -39,10 +44,13 @@ import safetensors.torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tiny_models  # noqa: E402  (torchvision's blocks, a ResNet of any width)
 import torchvision  # noqa: E402
+import timm  # noqa: E402
+from timm.models.efficientnet import _gen_efficientnet_lite  # noqa: E402
 
 assert torch.__version__.startswith("2.13.0"), torch.__version__
 assert torchvision.__version__.startswith("0.29.2"), torchvision.__version__
 assert safetensors.__version__ == "0.8.0", safetensors.__version__
+assert timm.__version__ == "1.0.31", timm.__version__
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TTLTorchTests", "Fixtures")
 os.makedirs(os.path.join(OUT, "tensors"), exist_ok=True)
@@ -101,6 +109,32 @@ with torch.no_grad():
     npy("resnext_tiny_logits.npy", resnext(x))
 torch.save(resnext.state_dict(), path("resnext_tiny.pth"))
 
+# ---- EfficientNet-Lite under timm's and efficientnet_pytorch's names -----------------------------
+for name, variant, kwargs, save in [("effnet_tf_tiny", "tf_efficientnet_lite0", dict(bn_eps=1e-3, pad_type="same"), "pth"),
+                                    ("effnet_pt_tiny", "efficientnet_lite0", {}, "safetensors")]:
+    torch.manual_seed(2)
+    m = _gen_efficientnet_lite(variant, channel_multiplier=0.25, depth_multiplier=0.5, num_classes=3, **kwargs)
+    tiny_models.randomise_batch_norms(m)
+    m.eval()
+    with torch.no_grad():
+        npy(f"{name}_logits.npy", m(x))
+    if save == "pth":
+        torch.save(m.state_dict(), path(f"{name}.pth"))
+    else:
+        safetensors.torch.save_file(m.state_dict(), path(f"{name}.safetensors"))
+torch.manual_seed(4)
+lukemelas = tiny_models.TinyEfficientNetLite(8, [(1, 3, 1, 8, 8, 1), (6, 3, 2, 8, 12, 2), (6, 5, 2, 12, 16, 1), (6, 3, 2, 16, 20, 2),
+                                                 (6, 5, 1, 20, 24, 1), (6, 5, 2, 24, 28, 2), (6, 3, 1, 28, 32, 1)], 48, 4, 32)
+tiny_models.randomise_batch_norms(lukemelas)
+lukemelas.eval()
+with torch.no_grad():
+    npy("effnet_lukemelas_tiny_logits.npy", lukemelas(x))
+torch.save(lukemelas.state_dict(), path("effnet_lukemelas_tiny.pth"))
+with torch.device("meta"):
+    full = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+with open(path("timm_keys.json"), "w") as f:
+    json.dump([[k, list(v.shape)] for k, v in full.state_dict().items()], f, separators=(",", ":"))
+
 # ---- assorted tensors ---------------------------------------------------------------------------
 g = torch.Generator().manual_seed(3)
 base = torch.randn(12, generator=g)
@@ -141,18 +175,22 @@ with open(path("arch_keys.json"), "w") as f:
 
 # ---- bad inputs ---------------------------------------------------------------------------------
 def torch_zip(name, pickle_bytes, records=(), compress_pickle=False, duplicate=None):
-    """A zip laid out as torch.save lays it out: archive/data.pkl, data/<key>, byteorder, version."""
+    """A zip laid out as torch.save lays it out: archive/data.pkl, data/<key>, byteorder, version
+    (fixed timestamps, so that the bytes do not change from run to run)."""
+    def put(z, member, data, compress=zipfile.ZIP_STORED):
+        z.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=compress)
+
     with zipfile.ZipFile(path("bad", name), "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pickle_bytes, compress_type=zipfile.ZIP_DEFLATED if compress_pickle else zipfile.ZIP_STORED)
-        z.writestr("archive/byteorder", "little")
+        put(z, "archive/data.pkl", pickle_bytes, zipfile.ZIP_DEFLATED if compress_pickle else zipfile.ZIP_STORED)
+        put(z, "archive/byteorder", "little")
         for key, data in records:
-            z.writestr(f"archive/data/{key}", data)
+            put(z, f"archive/data/{key}", data)
         if duplicate:
             import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                z.writestr(f"archive/{duplicate}", b"x")
-        z.writestr("archive/version", "3\n")
+                put(z, f"archive/{duplicate}", b"x")
+        put(z, "archive/version", "3\n")
 
 
 class FakeStorage:

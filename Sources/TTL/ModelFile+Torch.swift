@@ -30,12 +30,12 @@ extension ModelFile {
         return model
     }
 
-    /// The weights under their own names (a torchvision ResNet's for a model imported from one),
+    /// The weights under the names of the file they came from (torchvision's, timm's),
     /// labels and preprocessing in the file's metadata.
     static func saveTorch(_ model: Model, to url: URL) throws {
         var metadata: [String: String] = [:]
         for key in ["labels", "preprocessing", "architecture.name"] { if let v = model.metadata[key] { metadata[key] = v } }
-        do { try TorchExporter.write(model.parameters, metadata: metadata, to: url) } catch {
+        do { try TorchExporter.write(TorchExporter.stateDict(of: model), metadata: metadata, to: url) } catch {
             throw TTLError.unsupportedFormat(file: error.file, reason: error.problem)
         }
     }

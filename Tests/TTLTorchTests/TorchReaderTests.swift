@@ -102,6 +102,50 @@ final class TorchModelTests: XCTestCase {
         XCTAssertEqual(m.metadata["pytorch.format"], "torch.save zip")
     }
 
+    func testEfficientNetLiteUnderTimmAndEfficientNetPytorchNames() throws {
+        func load(_ file: String, _ arch: String?) throws -> Model {
+            try TorchImporter.load(contentsOf: TorchReaderTests.fixture(file), architecture: arch, imageSize: 32)
+        }
+        for (file, arch, name) in [("effnet_tf_tiny.pth", "tf_efficientnet_lite0", "tf_efficientnet_lite_8x1_8x1_16x1_24x2_32x2_48x2_80x1"),
+                                   ("effnet_pt_tiny.safetensors", "efficientnet_lite0", "efficientnet_lite_8x1_8x1_16x1_24x2_32x2_48x2_80x1"),
+                                   ("effnet_lukemelas_tiny.pth", nil, "efficientnet-lite-8x1-12x2-16x1-20x2-24x1-28x2-32x1")] {
+            let model = try load(file, arch)
+            XCTAssertEqual(model.metadata["architecture.name"], name, file)
+            let stem = file.split(separator: ".")[0]
+            assertModelOutput(try logits(model), try NPY.readTensor(TorchReaderTests.fixture("\(stem)_logits.npy")), relativeTolerance: 1e-4, file)
+        }
+        // timm's names fit both variants: the one meant must be named.
+        XCTAssertThrowsError(try load("effnet_tf_tiny.pth", nil)) { e in
+            guard let e = e as? TorchImportError, case let .architecture(m) = e.reason else { return XCTFail("\(e)") }
+            XCTAssertTrue(m.contains("--arch tf_efficientnet_lite0"), m)
+        }
+        // The wrong variant loads (same keys) but does not compute the same logits: the padding differs.
+        let wrong = try load("effnet_tf_tiny.pth", "efficientnet_lite0")
+        let expected = try NPY.readTensor(TorchReaderTests.fixture("effnet_tf_tiny_logits.npy"))
+        XCTAssertGreaterThan(zip(try logits(wrong).scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0, 1e-3)
+    }
+
+    /// timm's full-size tf_efficientnet_lite0 keys rename onto ttl's EfficientNet-Lite0 exactly, and back in timm's order.
+    func testTimmNamesOfFullSizeLite0() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: TorchReaderTests.fixture("timm_keys.json"))) as? [[Any]]
+        let pairs = try XCTUnwrap(json).compactMap { p -> (String, [Int])? in
+            guard let k = p[0] as? String, let s = p[1] as? [Int], !k.hasSuffix("num_batches_tracked") else { return nil }
+            return (k, s)
+        }
+        let map = TorchEfficientNet.fromTimm(pairs.map(\.0))
+        XCTAssertEqual(map.count, pairs.count, "every timm key has a ttl name")
+        let renamed = Dictionary(uniqueKeysWithValues: pairs.map { (map[$0.0] ?? $0.0, $0.1) })
+        guard case let .success((c, lengths)) = TorchEfficientNet.detect(renamed) else { return XCTFail("not detected") }
+        XCTAssertEqual(TorchEfficientNet.variantName(c), "lite0")
+        XCTAssertEqual(lengths, [1, 2, 2, 3, 3, 4, 1])
+        var model = EfficientNetLite.build(c)
+        let built = Dictionary(uniqueKeysWithValues: model.parameters.entriesInOrder.map { ($0.path, $0.entry.tensor.shape.dimensions) })
+        XCTAssertEqual(built, renamed)
+        model.metadata["pytorch.naming"] = "timm"
+        model.metadata["pytorch.stages"] = lengths.map(String.init).joined(separator: ",")
+        XCTAssertEqual(TorchExporter.stateDict(of: model).paths, pairs.map(\.0), "exported under timm's names, in timm's order")
+    }
+
     func testNamedArchitectureThatDoesNotFitListsTheKeys() throws {
         XCTAssertThrowsError(try TorchImporter.load(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"), architecture: "resnet50", imageSize: 32)) { e in
             guard let e = e as? TorchImportError, case let .load(report) = e.reason else { return XCTFail("\(e)") }
