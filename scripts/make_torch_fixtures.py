@@ -6,6 +6,8 @@ pillow==13.0.0), timm==1.0.31 (--no-deps), safetensors==0.8.0, numpy==2.4.6.
     pip install --no-deps torchvision==0.29.2 timm==1.0.31 && pip install pillow==13.0.0 safetensors==0.8.0
 
 Everything is seeded; run from the repository root: python3 scripts/make_torch_fixtures.py
+(the legacy files and the TorchScript archive differ in bytes from run to run: the legacy
+format names storages by memory address; their contents do not).
 
   resnet_basic.*      a tiny torchvision-named ResNet (basic blocks [1,1,1,1], base width 4,
                       5 classes), input x [2,3,32,32] and its logits; saved as the zip format
@@ -247,6 +249,7 @@ torch_zip("strides_past_storage.pth", torch_pickle({"w": FakeTensor(s, 0, [2, 3]
 torch_zip("offset_past_storage.pth", torch_pickle({"w": FakeTensor(s, 4, [3], [1])}), [("0", floats6)]); BAD["offset_past_storage.pth"] = "tensor"
 torch_zip("huge_dimension.pth", torch_pickle({"w": FakeTensor(s, 0, [2 ** 62, 4], [4, 1])}), [("0", floats6)]); BAD["huge_dimension.pth"] = "tensor"
 torch_zip("stride_overflow.pth", torch_pickle({"w": FakeTensor(s, 0, [2, 2], [2 ** 62, 2 ** 62])}), [("0", floats6)]); BAD["stride_overflow.pth"] = "tensor"
+torch_zip("view_amplification.pth", torch_pickle({"w": FakeTensor(s, 0, [2 ** 20, 64], [0, 0])}), [("0", floats6)]); BAD["view_amplification.pth"] = "tensor"
 torch_zip("int32_tensor.pth", torch_pickle({"w": FakeTensor(FakeStorage("0", torch.IntStorage, 6), 0, [6], [1])}), [("0", floats6)]); BAD["int32_tensor.pth"] = "unsupportedDType"
 torch_zip("duplicate_entry.pth", torch_pickle({"w": FakeTensor(s, 0, [6], [1])}), [("0", floats6)], duplicate="data/0"); BAD["duplicate_entry.pth"] = "zip"
 torch_zip("compressed_pickle.pth", torch_pickle({"w": FakeTensor(s, 0, [6], [1])}) + b"\x00" * 100000, [("0", floats6)], compress_pickle=True); BAD["compressed_pickle.pth"] = "zip"

@@ -47,7 +47,7 @@ extension TTLCommand {
 
         @Argument(help: "The model file (.onnx, external data read from beside it; Keras .h5 or .keras; a PyTorch .pth/.pt/.bin or .safetensors state dict), or with --arch a folder of .npy weights or a Keras weights-only .h5.") var file: String
         @Option(help: "The name to store it under (default: the file name without extension).") var name: String?
-        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))) or, for a Keras weights-only file, a Keras application (\(KerasImporter.architectures.joined(separator: ", "))).") var arch: String?
+        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))) or, for a Keras weights-only file, a Keras application (\(KerasImporter.architectures.joined(separator: ", "))), or for a PyTorch file the torchvision or timm name (resnet50, tf_efficientnet_lite0, efficientnet_lite0) when its keys do not say.") var arch: String?
         @Option(help: "A JSON file with the class labels, in output order.") var labels: String?
         @Flag(help: "Replace a stored model of the same name.") var force = false
         @OptionGroup var preprocessing: PreprocessingOptions

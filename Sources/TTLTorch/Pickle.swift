@@ -119,7 +119,8 @@ indirect enum PickleValue {
     case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
     /// An integer too large for `Int` (LONG1 of 9–16 bytes), little-endian two's complement.
     case bigInt([UInt8])
-    case tuple([PickleValue])
+    /// A tuple and its nesting depth, kept so that depth checks stay O(1) on shared (memoised) tuples.
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     case global(PickleGlobal)
@@ -128,12 +129,14 @@ indirect enum PickleValue {
 
     var depth: Int {
         switch self {
-        case let .tuple(items): 1 + (items.map(\.depth).max() ?? 0)
+        case let .tuple(_, d): d
         case let .list(l): l.depth
         case let .dict(d): d.depth
         default: 1
         }
     }
+
+    static func makeTuple(_ items: [PickleValue]) -> PickleValue { .tuple(items, depth: 1 + (items.map(\.depth).max() ?? 0)) }
 
     var typeName: String {
         switch self {
@@ -278,15 +281,15 @@ struct PickleReader {
             case 0x28: // MARK
                 guard marks.count < limits.stackDepth else { throw fail("too many MARKs") }
                 marks.append(stack.count)
-            case 0x74: try push(.tuple(try popMark())) // TUPLE
-            case 0x85: try push(.tuple([try pop()])) // TUPLE1
+            case 0x74: try push(.makeTuple(try popMark())) // TUPLE
+            case 0x85: try push(.makeTuple([try pop()])) // TUPLE1
             case 0x86: // TUPLE2
                 let b = try pop(), a = try pop()
-                try push(.tuple([a, b]))
+                try push(.makeTuple([a, b]))
             case 0x87: // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                try push(.tuple([a, b, c]))
-            case 0x29: try push(.tuple([])) // EMPTY_TUPLE
+                try push(.makeTuple([a, b, c]))
+            case 0x29: try push(.makeTuple([])) // EMPTY_TUPLE
             case 0x5D: try push(.list(PickleList())) // EMPTY_LIST
             case 0x7D: try push(.dict(PickleDict(ordered: false))) // EMPTY_DICT
             case 0x58: // BINUNICODE
@@ -363,7 +366,7 @@ struct PickleReader {
     /// REDUCE on an allowlisted symbol: builds a container or a tensor view, or encodes a string.
     private func reduce(_ callable: PickleValue, _ args: PickleValue, _ fail: (String) -> TorchImportError) throws(TorchImportError) -> PickleValue {
         guard case let .global(g) = callable else { throw fail("REDUCE on a \(callable.typeName), not an allowed global") }
-        guard case let .tuple(a) = args else { throw fail("REDUCE with arguments of type \(args.typeName), not a tuple") }
+        guard case let .tuple(a, _) = args else { throw fail("REDUCE with arguments of type \(args.typeName), not a tuple") }
         switch g {
         case .orderedDict:
             guard a.isEmpty else { throw fail("OrderedDict() with \(a.count) arguments") }
@@ -371,7 +374,7 @@ struct PickleReader {
         case .rebuildTensorV2:
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             guard a.count == 6 || a.count == 7, case let .storage(s) = a[0], case let .int(offset) = a[1],
-                  case let .tuple(size) = a[2], case let .tuple(stride) = a[3] else {
+                  case let .tuple(size, _) = a[2], case let .tuple(stride, _) = a[3] else {
                 throw fail("_rebuild_tensor_v2 with arguments (\(a.map(\.typeName).joined(separator: ", ")))")
             }
             func ints(_ t: [PickleValue]) throws(TorchImportError) -> [Int] {

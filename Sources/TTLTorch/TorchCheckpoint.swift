@@ -71,7 +71,7 @@ public enum TorchReader {
         }
         // Persistent ids: ('storage', storage_type, key, location, numel).
         let reader = PickleReader(Array(pickle), file: file) { pid, offset throws(TorchImportError) in
-            guard case let .tuple(t) = pid, t.count == 5, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
+            guard case let .tuple(t, _) = pid, t.count == 5, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
                   case let .string(key) = t[2], case .string = t[3], case let .int(count) = t[4], count >= 0 else {
                 throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id is not ('storage', type, key, location, numel)"))
             }
@@ -79,7 +79,7 @@ public enum TorchReader {
         }
         let (root, _) = try reader.read()
         var cache: [String: Data] = [:]
-        var state = try stateDict(root, format: .torchZip, file: file) { s throws(TorchImportError) in
+        var state = try stateDict(root, format: .torchZip, file: file, fileSize: bytes.count) { s throws(TorchImportError) in
             if let d = cache[s.key] { return d }
             guard let record = try zip.member("data/" + s.key) else {
                 throw TorchImportError(file: file, .storage(key: s.key, problem: "no record '\(zip.prefix)data/\(s.key)' in the archive"))
@@ -125,7 +125,7 @@ public enum TorchReader {
         }
         // Persistent ids: ('storage', storage_type, key, location, numel, view_metadata).
         let reader = PickleReader(all, file: file) { pid, offset throws(TorchImportError) in
-            guard case let .tuple(t) = pid, t.count == 6, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
+            guard case let .tuple(t, _) = pid, t.count == 6, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
                   case let .string(key) = t[2], case .string = t[3], case let .int(count) = t[4], count >= 0 else {
                 throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id is not ('storage', type, key, location, numel, view)"))
             }
@@ -158,7 +158,7 @@ public enum TorchReader {
             records[key] = record
             offset += 8 + size
         }
-        return try stateDict(root, format: .torchLegacy, file: file) { s throws(TorchImportError) in
+        return try stateDict(root, format: .torchLegacy, file: file, fileSize: bytes.count) { s throws(TorchImportError) in
             guard let r = records[s.key] else { throw TorchImportError(file: file, .storage(key: s.key, problem: "no data after the pickle")) }
             return r
         }
@@ -167,7 +167,10 @@ public enum TorchReader {
     // MARK: state dict
 
     /// Finds the state dict in `root` (bare, or under one of ``wrapperKeys``) and materialises its tensors only.
-    static func stateDict(_ root: PickleValue, format: StateDict.Format, file: String,
+    /// How many times the file's size the materialised float32 tensors may take.
+    static let expansionLimit = 8
+
+    static func stateDict(_ root: PickleValue, format: StateDict.Format, file: String, fileSize: Int,
                           storage: (StorageRef) throws(TorchImportError) -> Data) throws(TorchImportError) -> StateDict {
         func isStateDict(_ v: PickleValue) -> Bool {
             guard case let .dict(d) = v, !d.keys.isEmpty else { return false }
@@ -204,12 +207,22 @@ public enum TorchReader {
         if !names.isEmpty, names.allSatisfy({ $0.0.hasPrefix("module.") }) { names = names.map { (String($0.0.dropFirst(7)), $0.1) } }
         var tree = ParameterTree()
         var dtypes = Set<String>()
+        // Views may share a storage (or repeat one with stride 0), so the float32 output is bounded
+        // by the file's size times `expansionLimit` (float16 doubles, views repeat), plus 64 MiB.
+        var budget = fileSize.multipliedReportingOverflow(by: expansionLimit).partialValue / 4 + (1 << 24)
         for (name, t) in names {
             if t.storage.type == .long, name.hasSuffix("num_batches_tracked") { continue }
             guard ParameterTree.isValidPath(name) else { throw TorchImportError(file: file, .tensor(key: name, problem: "not a dotted name")) }
             guard tree[name] == nil else { throw TorchImportError(file: file, .tensor(key: name, problem: "appears twice")) }
             _ = try TorchTensor.decoder(t.storage.type, key: name, file: file)
-            let tensor = try TorchTensor.materialise(t, key: name, storage: try storage(t.storage), file: file)
+            let record = try storage(t.storage)
+            // An invalid shape is left to materialise, which names the problem.
+            let count = (try? Shape(checking: t.sizes).count) ?? 0
+            guard count <= budget else {
+                throw TorchImportError(file: file, .tensor(key: name, problem: "the state dict's views would expand past \(expansionLimit)× the file's size"))
+            }
+            budget -= count
+            let tensor = try TorchTensor.materialise(t, key: name, storage: record, file: file)
             dtypes.insert(t.storage.type.dtype)
             tree[name] = ParameterTree.Entry(tensor, kind: isBuffer(name) ? .buffer : .parameter)
         }
