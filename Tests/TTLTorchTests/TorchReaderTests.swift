@@ -162,24 +162,28 @@ final class TorchModelTests: XCTestCase {
     /// order, bit-identical weights, the metadata, and the same logits. With TTL_TORCH_EXPORT_DIR
     /// set the files stay there (scripts/check_torch_export.py loads them into PyTorch).
     func testExportRoundTrip() throws {
-        let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"), imageSize: 32)
         let keep = ProcessInfo.processInfo.environment["TTL_TORCH_EXPORT_DIR"]
         let folder = keep.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("ttl-torch-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if keep == nil { try? FileManager.default.removeItem(at: folder) } }
-        let original = try TorchReader.read(contentsOf: TorchReaderTests.fixture("resnet_basic.pth"))
         let metadata = ["labels": "[\"a\",\"b\"]", "preprocessing": "{\"size\":32}"]
-        for name in ["resnet_basic.safetensors", "resnet_basic.pth"] {
-            let url = folder.appendingPathComponent(name)
-            try TorchExporter.write(model.parameters, metadata: metadata, to: url)
-            let back = try TorchReader.read(contentsOf: url)
-            XCTAssertEqual(back.metadata, metadata, name)
-            XCTAssertEqual(back.tree.paths, original.tree.paths, "\(name): the source's own names, in its order")
-            for p in model.parameters.paths { XCTAssertTrue(back.tree.tensor(p)!.bitwiseEqual(model.parameters.tensor(p)!), p) }
-            let again = try TorchImporter.model(from: back, file: url.path, imageSize: 32)
-            XCTAssertTrue(try logits(again).bitwiseEqual(try logits(model)), name)
-            if keep != nil { try NPY.write(try logits(model), to: folder.appendingPathComponent("ttl_logits.npy")) }
+        for (source, arch) in [("resnet_basic.pth", nil), ("effnet_tf_tiny.pth", "tf_efficientnet_lite0")] {
+            let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture(source), architecture: arch, imageSize: 32)
+            let original = try TorchReader.read(contentsOf: TorchReaderTests.fixture(source))
+            let stem = source.split(separator: ".")[0]
+            let exported = TorchExporter.stateDict(of: model)
+            for name in ["\(stem).safetensors", "\(stem).pth"] {
+                let url = folder.appendingPathComponent(name)
+                try TorchExporter.write(exported, metadata: metadata, to: url)
+                let back = try TorchReader.read(contentsOf: url)
+                XCTAssertEqual(back.metadata, metadata, name)
+                XCTAssertEqual(back.tree.paths, original.tree.paths, "\(name): the source's own names, in its order")
+                for p in exported.paths { XCTAssertTrue(back.tree.tensor(p)!.bitwiseEqual(exported.tensor(p)!), p) }
+                let again = try TorchImporter.model(from: back, file: url.path, architecture: arch, imageSize: 32)
+                XCTAssertTrue(try logits(again).bitwiseEqual(try logits(model)), name)
+                if keep != nil { try NPY.write(try logits(model), to: folder.appendingPathComponent("\(stem)_ttl_logits.npy")) }
+            }
         }
     }
 }
