@@ -66,6 +66,21 @@ final class TorchCommandTests: XCTestCase {
         }
     }
 
+    /// `finetune --model FILE.pth`, then export: torchvision's names with the new head.
+    func testFineTuneFromACheckpointAndExport() throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/fashion-mnist")
+        let f = try ttl("finetune", "--data", data.path, "--model", Self.fixtures.appendingPathComponent("resnet_basic_checkpoint.pth").path,
+                        "--epochs", "1", "--output", "tuned")
+        XCTAssertEqual(f.status, 0, f.err)
+        let out = home.appendingPathComponent("tuned.pth").path
+        XCTAssertEqual(try ttl("export", "tuned", "--output", out).status, 0)
+        let back = try ModelFile.load(URL(fileURLWithPath: out))
+        XCTAssertEqual(back.parameters.tensor("fc.weight")?.shape, [10, 32])
+        XCTAssertEqual(back.parameters.paths, try ModelFile.load(Self.fixtures.appendingPathComponent("resnet_basic.pth")).parameters.paths)
+        XCTAssertEqual(back.metadata["labels"].map { $0.hasPrefix("[\"ankle-boot\",\"bag\"") }, true)
+    }
+
     func testHostileFileIsOneLineAndNothingStored() throws {
         try? FileManager.default.removeItem(atPath: "/tmp/ttl_torch_pwned_system")
         let file = Self.fixtures.appendingPathComponent("bad/os_system.pth").path
