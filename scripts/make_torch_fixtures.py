@@ -19,7 +19,8 @@ format names storages by memory address; their contents do not).
   resnext_tiny.*      bottlenecks [1,1,1,1], base width 8, 2 groups of width 16, 3 classes.
   tensors*.pth        assorted tensors: float16/bfloat16/float64, a 0-d tensor, a transposed, a
                       strided, an expanded (stride 0) tensor, two views of one storage, an int64
-                      num_batches_tracked; the expected values in tensors/<key>.npy (float32).
+                      num_batches_tracked, an nn.Parameter, a tensor with a Python attribute;
+                      the expected values in tensors/<key>.npy (float32).
   effnet_tf_tiny.pth  timm's tf_efficientnet_lite0 recipe at channel multiplier 0.25, depth 0.5
                       (TF 'SAME' padding, eps 1e-3), 3 classes, and its logits on x.
   effnet_pt_tiny.safetensors  the same recipe as timm's efficientnet_lite0 (symmetric padding, eps 1e-5).
@@ -153,7 +154,11 @@ tensors = {
     "i.expanded": torch.randn(3, 1, generator=g).expand(3, 4),
     "j.sliced": torch.randn(4, 6, generator=g)[:, 1:5:2],
     "k.empty": torch.zeros(0, 3),
+    "l.parameter": nn.Parameter(torch.randn(2, 2, generator=g)),  # pickled through _rebuild_parameter
 }
+with_attribute = torch.randn(3, generator=g)
+with_attribute.note = "x"  # a tensor with Python state: pickled through _rebuild_from_type_v2
+tensors["m.with_attribute"] = with_attribute
 assert not tensors["f.transposed"].is_contiguous() and tensors["i.expanded"].stride() == (1, 0)
 assert tensors["g.shared_a"].untyped_storage().data_ptr() == tensors["g.shared_b"].untyped_storage().data_ptr()
 for k, v in tensors.items():
@@ -161,7 +166,7 @@ for k, v in tensors.items():
         npy(os.path.join("tensors", k + ".npy"), v)
 torch.save(tensors, path("tensors.pth"))
 torch.save(tensors, path("tensors_legacy.pth"), _use_new_zipfile_serialization=False)
-safetensors.torch.save_file({k: v.contiguous().clone() for k, v in tensors.items()}, path("tensors.safetensors"),
+safetensors.torch.save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, path("tensors.safetensors"),
                             metadata={"note": "contiguous copies"})
 
 # ---- architecture detection: every torchvision ResNet-family state dict's keys and shapes --------

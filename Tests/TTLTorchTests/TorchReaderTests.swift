@@ -25,7 +25,7 @@ final class TorchReaderTests: XCTestCase {
         let state = try TorchReader.read(contentsOf: Self.fixture(file))
         XCTAssertEqual(state.format, format)
         let expected = try expectedTensors()
-        XCTAssertEqual(expected.count, 11)
+        XCTAssertEqual(expected.count, 13)
         XCTAssertEqual(Set(state.tree.paths), Set(expected.keys), "\(file): num_batches_tracked is skipped, everything else read")
         for (key, want) in expected {
             guard let got = state.tree.tensor(key) else { XCTFail("\(file): no \(key)"); continue }
