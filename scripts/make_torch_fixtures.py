@@ -17,7 +17,7 @@ format names storages by memory address; their contents do not).
                       (_checkpoint.pth: 'module.'-prefixed model_state_dict beside epoch and SGD
                       optimizer state).
   resnext_tiny.*      bottlenecks [1,1,1,1], base width 8, 2 groups of width 16, 3 classes.
-  tensors*.pth        assorted tensors: float16/bfloat16/float64, a 0-d tensor, a transposed, a
+  tensors*.pth        (zip, ZIP64 copy, legacy) assorted tensors: float16/bfloat16/float64, a 0-d tensor, a transposed, a
                       strided, an expanded (stride 0) tensor, two views of one storage, an int64
                       num_batches_tracked, an nn.Parameter, a tensor with a Python attribute;
                       the expected values in tensors/<key>.npy (float32).
@@ -38,6 +38,7 @@ import pickle
 import struct
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 import torch
@@ -168,6 +169,36 @@ torch.save(tensors, path("tensors.pth"))
 torch.save(tensors, path("tensors_legacy.pth"), _use_new_zipfile_serialization=False)
 safetensors.torch.save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, path("tensors.safetensors"),
                             metadata={"note": "contiguous copies"})
+
+
+
+def zip64_copy(src, dst):
+    """The same archive with every size and offset in ZIP64 fields (32-bit ones saturated), a ZIP64
+    end-of-central-directory record and its locator: what torch.save writes past 4 GiB."""
+    zin = zipfile.ZipFile(src)
+    out, central = bytearray(), bytearray()
+    for info in zin.infolist():
+        data, name = zin.read(info.filename), info.filename.encode()
+        crc, offset = zlib.crc32(data), len(out)
+        local_extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(local_extra))
+        out += name + local_extra + data
+        extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                               len(name), len(extra), 0, 0, 0, 0, 0xFFFFFFFF) + name + extra
+    start, count = len(out), len(zin.infolist())
+    out += central
+    record = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central), start)
+    out += struct.pack("<IIQI", 0x07064B50, 0, record, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(dst, "wb") as f:
+        f.write(out)
+    back = torch.load(dst, weights_only=True)  # PyTorch reads it too
+    assert back.keys() == torch.load(src, weights_only=True).keys()
+
+
+zip64_copy(path("tensors.pth"), path("tensors_zip64.pth"))
 
 # ---- architecture detection: every torchvision ResNet-family state dict's keys and shapes --------
 keys = {}

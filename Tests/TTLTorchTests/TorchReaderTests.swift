@@ -36,6 +36,7 @@ final class TorchReaderTests: XCTestCase {
     }
 
     func testTensorsZip() throws { try checkTensors("tensors.pth", format: .torchZip) }
+    func testTensorsZIP64() throws { try checkTensors("tensors_zip64.pth", format: .torchZip) }
     func testTensorsLegacy() throws { try checkTensors("tensors_legacy.pth", format: .torchLegacy) }
     func testTensorsSafetensors() throws {
         try checkTensors("tensors.safetensors", format: .safetensors)
@@ -215,7 +216,7 @@ final class TorchBadInputTests: XCTestCase {
 
     /// Every prefix of a valid checkpoint and single flipped bytes fail cleanly or read, never trap.
     func testTruncationsAndFlippedBytesNeverTrap() throws {
-        for file in ["tensors.pth", "tensors_legacy.pth", "tensors.safetensors"] {
+        for file in ["tensors.pth", "tensors_zip64.pth", "tensors_legacy.pth", "tensors.safetensors"] {
             let data = try Data(contentsOf: TorchReaderTests.fixture(file))
             for n in stride(from: 0, to: data.count, by: max(1, data.count / 300)) {
                 XCTAssertThrowsError(try TorchReader.read(data.prefix(n), file: file), "\(file) cut at \(n)")
