@@ -291,6 +291,17 @@ torch_zip("duplicate_entry.pth", torch_pickle({"w": FakeTensor(s, 0, [6], [1])})
 torch_zip("compressed_pickle.pth", torch_pickle({"w": FakeTensor(s, 0, [6], [1])}) + b"\x00" * 100000, [("0", floats6)], compress_pickle=True); BAD["compressed_pickle.pth"] = "zip"
 torch.save({"epoch": 3, "lr": 0.1}, path("bad", "no_state_dict.pth")); BAD["no_state_dict.pth"] = "noStateDict"
 
+# PyTorch < 0.4 wrote a tar of sys_info, pickle, tensors and storages.
+import tarfile  # noqa: E402
+with tarfile.open(path("bad", "old_tar.pth"), "w", format=tarfile.USTAR_FORMAT) as tar:
+    for member in ["sys_info", "pickle", "tensors", "storages"]:
+        info = tarfile.TarInfo(member)
+        info.size, info.mtime = 4, 0
+        tar.addfile(info, io.BytesIO(b"\x80\x02N."))
+BAD["old_tar.pth"] = "tarFormat"
+with open(path("bad", "not_a_checkpoint.pth"), "wb") as f:
+    f.write(b"this is not a checkpoint at all\n" * 4)
+BAD["not_a_checkpoint.pth"] = "unknownFormat"
 torch.jit.script(nn.Linear(2, 2)).save(path("bad", "torchscript.pt")); BAD["torchscript.pt"] = "torchScript"
 with open(path("resnet_basic.pth"), "rb") as f:
     whole = f.read()
