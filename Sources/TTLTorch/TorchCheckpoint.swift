@@ -45,6 +45,8 @@ public enum TorchReader {
     public static func read(contentsOf url: URL) throws(TorchImportError) -> StateDict {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch { throw TorchImportError(file: url.path, .unreadable(error.localizedDescription)) }
+        // A header the sniff does not take (JSON opening with whitespace) is still read as what the name says.
+        if url.pathExtension.lowercased() == "safetensors", !TorchZip.isZip(Bytes(data)) { return try Safetensors.read(Bytes(data), file: url.path) }
         return try read(data, file: url.path)
     }
 

@@ -42,9 +42,9 @@ enum TorchTensor {
         }
         return storage.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Tensor in
             Tensor(uninitialized: shape) { out in
-                if contiguous, t.storage.type == .float, let base = out.baseAddress, out.count > 0 {
+                if contiguous, t.storage.type == .float, let base = out.baseAddress, let source = raw.baseAddress, out.count > 0 {
                     // Little-endian float32, as the host: one copy (unaligned source allowed).
-                    UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress! + t.offset * 4, byteCount: out.count * 4)
+                    UnsafeMutableRawPointer(base).copyMemory(from: source + t.offset * 4, byteCount: out.count * 4)
                     return
                 }
                 if contiguous {
