@@ -84,9 +84,10 @@ let package = Package(
             exclude: ["Proto/onnx.proto"]
         ),
         .target(name: "TTLHDF5", dependencies: ["TTLNN", "CHDF5"]),
+        .target(name: "TTLTorch", dependencies: ["TTLNN"]),
 
         // MARK: Library façade and tools
-        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune"]),
+        .target(name: "TTL", dependencies: ["TTLCore", "TTLNN", "TTLONNX", "TTLHDF5", "TTLFineTune", "TTLTorch"]),
         .executableTarget(
             name: "TTLCommand",
             dependencies: ["TTL", "TTLONNX", "TTLHDF5", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -123,6 +124,11 @@ let package = Package(
         .testTarget(
             name: "TTLCoreTests",
             dependencies: ["TTLCore", "_TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TTLTorchTests",
+            dependencies: ["TTLTorch", "_TestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -42,13 +42,16 @@ public enum ModelFile {
     nonisolated(unsafe) public static var kerasFileCheck: ((URL, String?) throws -> Void)?
 
     /// The extensions ttl reads.
-    public static let readable = ["onnx", "h5", "keras"]
+    public static let readable = ["onnx", "h5", "keras", "pth", "pt", "bin", "safetensors"]
 
     /// Reads a model file: `.onnx` (with external data beside it), Keras `.h5` (a full model)
     /// or `.keras`. With `arch`, a Keras weights-only `.h5` is loaded onto that built-in
     /// Keras application (`resnet50`, …, also spelled `keras-resnet50`).
     public static func load(_ url: URL, arch: String? = nil) throws -> Model {
         guard FileManager.default.fileExists(atPath: url.path) else { throw TTLError.io(file: url.path, message: "no such file") }
+        if isTorchFile(url) {
+            return try loadTorch(url, arch: arch)
+        }
         switch url.pathExtension.lowercased() {
         case "onnx":
             var model = try ONNXImporter.load(contentsOf: url)
@@ -61,7 +64,7 @@ public enum ModelFile {
             if let arch { model.metadata["architecture.name"] = arch.hasPrefix("keras-") ? arch : "keras-" + arch }
             return model
         default:
-            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl reads .onnx, .h5 and .keras)")
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl reads .onnx, .h5, .keras, .pth, .pt, .bin and .safetensors)")
         }
     }
 
@@ -72,8 +75,10 @@ public enum ModelFile {
             try ONNXExporter.write(model, to: url)
         case "h5":
             try KerasExporter.write(model, to: url)
+        case let ext where torchExtensions.contains(ext):
+            try saveTorch(model, to: url)
         default:
-            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl writes .onnx and .h5)")
+            throw TTLError.unsupportedFormat(file: url.path, reason: "unknown model format '.\(url.pathExtension)' (ttl writes .onnx, .h5, .safetensors and .pth)")
         }
     }
 }
@@ -140,7 +145,7 @@ public struct ModelStore {
                            edit: (inout Model) throws -> Void = { _ in }) throws -> Model {
         guard Self.isValidName(name) else { throw TTLError.invalidName(name) }
         if !replacing && FileManager.default.fileExists(atPath: file(for: name).path) { throw TTLError.alreadyStored(name) }
-        let kerasFile = ["h5", "keras"].contains(url.pathExtension.lowercased()) && !url.hasDirectoryPath
+        let kerasFile = (["h5", "keras"].contains(url.pathExtension.lowercased()) || ModelFile.isTorchFile(url)) && !url.hasDirectoryPath
         var model = try kerasFile ? ModelFile.load(url, arch: arch) : arch.map { try Architectures.load($0, weights: url) } ?? ModelFile.load(url)
         let before = model.metadata
         try edit(&model)

@@ -42,11 +42,12 @@ extension TTLCommand {
                   ttl import weights/ --arch resnet18     (a folder of .npy files named by parameter path)
                   ttl import model.h5                     (a Keras full model: .h5 or .keras)
                   ttl import resnet50_weights.h5 --arch resnet50   (Keras weights only, onto a built-in Keras application)
+                  ttl import resnet18-f37072fd.pth        (a PyTorch state dict or .safetensors; the architecture from its keys)
                 """)
 
-        @Argument(help: "The model file (.onnx, external data read from beside it; Keras .h5 or .keras), or with --arch a folder of .npy weights or a Keras weights-only .h5.") var file: String
+        @Argument(help: "The model file (.onnx, external data read from beside it; Keras .h5 or .keras; a PyTorch .pth/.pt/.bin or .safetensors state dict), or with --arch a folder of .npy weights or a Keras weights-only .h5.") var file: String
         @Option(help: "The name to store it under (default: the file name without extension).") var name: String?
-        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))) or, for a Keras weights-only file, a Keras application (\(KerasImporter.architectures.joined(separator: ", "))).") var arch: String?
+        @Option(help: "A built-in architecture for a weights folder (\(Architectures.names.joined(separator: ", "))) or, for a Keras weights-only file, a Keras application (\(KerasImporter.architectures.joined(separator: ", "))), or for a PyTorch file the torchvision or timm name (resnet50, tf_efficientnet_lite0, efficientnet_lite0) when its keys do not say.") var arch: String?
         @Option(help: "A JSON file with the class labels, in output order.") var labels: String?
         @Flag(help: "Replace a stored model of the same name.") var force = false
         @OptionGroup var preprocessing: PreprocessingOptions
@@ -217,9 +218,10 @@ extension TTLCommand {
                 Example:
                   ttl export resnet18 --output resnet18-ttl.onnx
                   ttl export birds --output birds.h5      (a Keras full model: tf.keras and Keras 3 load it)
+                  ttl export birds --output birds.safetensors   (the weights under their own names; also .pth)
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
-        @Option(help: "The file to write (.onnx or .h5).") var output: String
+        @Option(help: "The file to write (.onnx, .h5, .safetensors or .pth).") var output: String
 
         func run() throws {
             let m = try ModelStore().load(model)

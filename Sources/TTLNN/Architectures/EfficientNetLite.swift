@@ -30,6 +30,11 @@ public enum EfficientNetLite {
         public var classes = 1000
         /// Height and width of the input, which fix the 'SAME' paddings.
         public var imageSize = 224
+        /// TensorFlow 'SAME' padding (the TF-trained weights: efficientnet_pytorch, timm's `tf_`
+        /// variants) or PyTorch's symmetric `k / 2` (timm's `efficientnet_lite*`).
+        public var padding: PaddingStyle = .tensorflowSame
+        /// Batch norm ε: TensorFlow's 1e-3, or PyTorch's 1e-5 for timm's PyTorch-trained variants.
+        public var batchNormEpsilon: Float = 1e-3
         /// A configuration; `classes` and `imageSize` default to ImageNet's 1000 and 224.
         public init(stemChannels: Int, stages: [Stage], headChannels: Int, classes: Int = 1000, imageSize: Int = 224) {
             self.stemChannels = stemChannels; self.stages = stages; self.headChannels = headChannels
@@ -48,7 +53,9 @@ public enum EfficientNetLite {
         ], headChannels: 1280)
     }
 
-    static let epsilon: Float = 1e-3
+    /// How the stride-2 and depthwise convolutions pad.
+    public enum PaddingStyle: String, Sendable { case tensorflowSame, symmetric }
+
     /// TensorFlow's batch norm momentum 0.99, in PyTorch's convention.
     static let momentum: Float = 0.01
 
@@ -56,9 +63,11 @@ public enum EfficientNetLite {
     /// output `[N, classes]` logits.
     public static func build(_ c: Configuration, seed: UInt64 = 0) -> Model {
         var b = GraphBuilder(seed: seed)
+        let epsilon = c.batchNormEpsilon
         var size = c.imageSize
         func same(_ k: Int, _ s: Int) -> Padding2D {
             defer { size = (size + s - 1) / s }
+            if c.padding == .symmetric { return Padding2D(k / 2) }
             return .same(input: Size2D(size), kernel: Size2D(k), stride: Size2D(s))
         }
         var x = b.input("input", [nil, 3, c.imageSize, c.imageSize])
