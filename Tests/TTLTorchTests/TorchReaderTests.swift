@@ -81,7 +81,10 @@ final class TorchModelTests: XCTestCase {
     func check(_ file: String, logits expected: String, architecture: String, tolerance: Float = 1e-4) throws -> Model {
         let model = try TorchImporter.load(contentsOf: TorchReaderTests.fixture(file), imageSize: 32)
         XCTAssertEqual(model.metadata["architecture.name"], architecture, file)
-        assertModelOutput(try logits(model), try NPY.readTensor(TorchReaderTests.fixture(expected)), relativeTolerance: tolerance, file)
+        let reference = try NPY.readTensor(TorchReaderTests.fixture(expected))
+        try forEachEngine { engine in
+            assertModelOutput(try logits(model), reference, relativeTolerance: tolerance, "\(file) [\(engine.rawValue)]")
+        }
         return model
     }
 
