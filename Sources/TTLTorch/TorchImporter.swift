@@ -49,7 +49,7 @@ public enum TorchImporter {
             }
             var c = arch.configuration
             c.imageSize = imageSize
-            model = ResNet.build(c)
+            model = ResNet.build(c, initializeWeights: false)
             model.metadata["architecture.name"] = arch.name
         }
         do { try model.load(tree) } catch { throw TorchImportError(file: file, .load(error.report)) }
@@ -93,7 +93,7 @@ public enum TorchImporter {
         c.imageSize = imageSize
         let pytorchTrained = asked == "efficientnet_lite0"
         if pytorchTrained { c.padding = .symmetric; c.batchNormEpsilon = 1e-5 }
-        var model = EfficientNetLite.build(c)
+        var model = EfficientNetLite.build(c, initializeWeights: false)
         let variant = TorchEfficientNet.variantName(c)
         switch naming {
         case .efficientnetPytorch:

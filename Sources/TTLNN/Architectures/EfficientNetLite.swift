@@ -61,8 +61,10 @@ public enum EfficientNetLite {
 
     /// A freshly initialised network, weights drawn from `seed`: input `[N, 3, imageSize, imageSize]`,
     /// output `[N, classes]` logits.
-    public static func build(_ c: Configuration, seed: UInt64 = 0) -> Model {
-        var b = GraphBuilder(seed: seed)
+    /// `initializeWeights: false` leaves convolution and linear weights unwritten, for a load
+    /// that replaces every one of them (importers use it: no random draws, less memory).
+    public static func build(_ c: Configuration, seed: UInt64 = 0, initializeWeights: Bool = true) -> Model {
+        var b = GraphBuilder(seed: seed, initializeWeights: initializeWeights)
         let epsilon = c.batchNormEpsilon
         var size = c.imageSize
         func same(_ k: Int, _ s: Int) -> Padding2D {

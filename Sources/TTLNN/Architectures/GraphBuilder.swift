@@ -14,9 +14,16 @@ public struct GraphBuilder {
     public private(set) var inputs: [InputSpec] = []
     var rng: SplitMix64
     var usedNames = Set<String>()
+    /// False for a network whose weights are about to be loaded: convolution and linear weights
+    /// are then left unwritten (no random draws, and large ones take no memory until written).
+    let initializesWeights: Bool
 
-    /// An empty builder whose fresh weights are drawn from a generator seeded with `seed`.
-    public init(seed: UInt64 = 0) { rng = SplitMix64(seed: seed) }
+    /// An empty builder whose fresh weights are drawn from a generator seeded with `seed`, or
+    /// (`initializeWeights: false`) left unwritten for a load to replace.
+    public init(seed: UInt64 = 0, initializeWeights: Bool = true) {
+        rng = SplitMix64(seed: seed)
+        initializesWeights = initializeWeights
+    }
 
     /// A graph input; returns its value name.
     public mutating func input(_ name: String, _ dimensions: [Int?]) -> String {
@@ -38,6 +45,8 @@ public struct GraphBuilder {
     }
 
     mutating func uniform(_ shape: Shape, fanIn: Int) -> Tensor {
+        // Whatever the allocator hands out: every element is replaced by the load that follows.
+        if !initializesWeights { return Tensor(uninitialized: shape) { _ in } }
         let bound = 1 / Float(max(fanIn, 1)).squareRoot()
         return Tensor.uniform(shape, -bound, bound, using: &rng)
     }

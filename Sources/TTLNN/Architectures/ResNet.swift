@@ -54,8 +54,10 @@ public enum ResNet {
 
     /// A freshly initialised network, weights drawn from `seed`: input `[N, 3, imageSize, imageSize]`,
     /// output `[N, classes]` logits.
-    public static func build(_ c: Configuration, seed: UInt64 = 0) -> Model {
-        var b = GraphBuilder(seed: seed)
+    /// `initializeWeights: false` leaves convolution and linear weights unwritten, for a load
+    /// that replaces every one of them (importers use it: no random draws, less memory).
+    public static func build(_ c: Configuration, seed: UInt64 = 0, initializeWeights: Bool = true) -> Model {
+        var b = GraphBuilder(seed: seed, initializeWeights: initializeWeights)
         let expansion = c.block == .basic ? 1 : 4
         var x = b.input("input", [nil, 3, c.imageSize, c.imageSize])
         x = b.conv("conv1", x, in: 3, out: c.baseWidth, kernel: 7, stride: 2, padding: Padding2D(3))
