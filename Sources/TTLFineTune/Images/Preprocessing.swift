@@ -77,20 +77,21 @@ public struct Preprocessing: Codable, Equatable, Sendable {
             let target = resizeTarget
             if w <= h { outW = target; outH = Int(Double(target) * Double(h) / Double(w)) } else { outH = target; outW = Int(Double(target) * Double(w) / Double(h)) }
         }
-        let resized = Resampler.resize(image, width: outW, height: outH)
+        let resized = Resampler.resizedPixels(image, width: outW, height: outH)
         // torchvision CenterCrop: offsets round((H − size)/2) with Python's round (half to even).
         let top = resize == .crop ? Int((Double(outH - size) / 2).rounded(.toNearestOrEven)) : 0
         let left = resize == .crop ? Int((Double(outW - size) / 2).rounded(.toNearestOrEven)) : 0
         let plane = size * size
         let bgr = channels == .bgr
-        return Tensor(uninitialized: [3, size, size]) { out in
-            for c in 0 ..< 3 {
-                let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]
-                let source = bgr ? 2 - c : c
-                for y in 0 ..< size {
-                    let row = (top + y) * outW
-                    for x in 0 ..< size {
-                        out[c * plane + y * size + x] = resized[(row + left + x) * 3 + source] * scale - shift
+        return resized.withUnsafeBufferPointer { px in
+            Tensor(uninitialized: [3, size, size]) { out in
+                for c in 0 ..< 3 {
+                    let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]
+                    let source = bgr ? 2 - c : c
+                    for y in 0 ..< size {
+                        let row = px.baseAddress! + ((top + y) * outW + left) * 3 + source
+                        let dst = out.baseAddress! + c * plane + y * size
+                        for x in 0 ..< size { dst[x] = Float(row[x * 3]) * scale - shift }
                     }
                 }
             }
@@ -108,6 +109,11 @@ enum Resampler {
 
     /// Output `height · width · 3` values on the 0–255 scale.
     static func resize(_ image: RGBImage, width outW: Int, height outH: Int) -> [Float] {
+        resizedPixels(image, width: outW, height: outH).map(Float.init)
+    }
+
+    /// The resized 8-bit pixels, `height · width · 3`.
+    static func resizedPixels(_ image: RGBImage, width outW: Int, height outH: Int) -> [UInt8] {
         let (w, h) = (image.width, image.height)
         var pixels = image.pixels
         var (cw, ch) = (w, h)
@@ -122,41 +128,60 @@ enum Resampler {
             ch = outH
         }
         precondition(cw == outW && ch == outH)
-        return pixels.map(Float.init)
+        return pixels
     }
 
-    /// One separable pass over `count` lines of RGB pixels.
+    /// One separable pass over `count` lines of RGB pixels. The filter taps of every output
+    /// index sit in one flat array at a fixed stride, read through pointers: the arithmetic
+    /// (and its order) is Pillow's, the loops carry no array bookkeeping.
     static func pass(_ src: [UInt8], count: Int, from n: Int, to m: Int, horizontal: Bool) -> [UInt8] {
         let coefficients = weights(from: n, to: m)
+        let stride = coefficients.map(\.1.count).max() ?? 0
+        var starts = [Int](repeating: 0, count: m), taps = [Int](repeating: 0, count: m)
+        var flat = [Int64](repeating: 0, count: m * stride)
+        for (i, (start, ks)) in coefficients.enumerated() {
+            starts[i] = start
+            taps[i] = ks.count
+            for (k, c) in ks.enumerated() { flat[i * stride + k] = c }
+        }
         let (outWidth, outHeight) = horizontal ? (m, count) : (count, m)
         var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
         let half = Int64(1) << (precisionBits - 1)
-        src.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { d in
-                parallelFor(horizontal ? count : m, costPerItem: (horizontal ? m : count) * 8) { job in
-                    if horizontal {
-                        let y = job
-                        for x in 0 ..< m {
-                            let (start, ks) = coefficients[x]
-                            var acc = (half, half, half)
-                            for (k, c) in ks.enumerated() {
-                                let p = (y * n + start + k) * 3
-                                acc.0 += Int64(s[p]) * c; acc.1 += Int64(s[p + 1]) * c; acc.2 += Int64(s[p + 2]) * c
+        src.withUnsafeBufferPointer { sb in
+            out.withUnsafeMutableBufferPointer { db in
+                flat.withUnsafeBufferPointer { fb in
+                    let s = sb.baseAddress!, d = db.baseAddress!, f = fb.baseAddress!
+                    parallelFor(horizontal ? count : m, costPerItem: (horizontal ? m : count) * 8) { job in
+                        if horizontal {
+                            let line = s + job * n * 3
+                            var o = d + job * m * 3
+                            for x in 0 ..< m {
+                                var p = line + starts[x] * 3
+                                let c = f + x * stride
+                                var a0 = half, a1 = half, a2 = half
+                                for k in 0 ..< taps[x] {
+                                    let w = c[k]
+                                    a0 += Int64(p[0]) * w; a1 += Int64(p[1]) * w; a2 += Int64(p[2]) * w
+                                    p += 3
+                                }
+                                o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2)
+                                o += 3
                             }
-                            let o = (y * m + x) * 3
-                            d[o] = clip8(acc.0); d[o + 1] = clip8(acc.1); d[o + 2] = clip8(acc.2)
-                        }
-                    } else {
-                        let y = job
-                        let (start, ks) = coefficients[y]
-                        for x in 0 ..< count {
-                            var acc = (half, half, half)
-                            for (k, c) in ks.enumerated() {
-                                let p = ((start + k) * count + x) * 3
-                                acc.0 += Int64(s[p]) * c; acc.1 += Int64(s[p + 1]) * c; acc.2 += Int64(s[p + 2]) * c
+                        } else {
+                            let c = f + job * stride, t = taps[job]
+                            let first = s + starts[job] * count * 3
+                            var o = d + job * count * 3
+                            for x in 0 ..< count {
+                                var p = first + x * 3
+                                var a0 = half, a1 = half, a2 = half
+                                for k in 0 ..< t {
+                                    let w = c[k]
+                                    a0 += Int64(p[0]) * w; a1 += Int64(p[1]) * w; a2 += Int64(p[2]) * w
+                                    p += count * 3
+                                }
+                                o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2)
+                                o += 3
                             }
-                            let o = (y * count + x) * 3
-                            d[o] = clip8(acc.0); d[o + 1] = clip8(acc.1); d[o + 2] = clip8(acc.2)
                         }
                     }
                 }
