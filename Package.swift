@@ -5,11 +5,13 @@ import PackageDescription
 //
 //   CBLAS        system BLAS (OpenBLAS via pkg-config on Linux; Accelerate on macOS)
 //   COneDNN      a small C door to oneDNN 2.x (Debian's libdnnl-dev), the engine on Linux
-//   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/
-//   TTLNN        Model graph, executor with autograd, ops, freezing, architectures  → TTLCore
+//   TTLCore      Tensor, Shape, NPY, ParameterTree, Kernels/, Reference/, Engine/  → COneDNN
+//   TTLNN        Model graph, executor with autograd, ops, freezing, architectures,
+//                the engine's prepared plan                                        → TTLCore
 //   TTLFineTune  images (libjpeg-turbo, libpng), data, optimizers, trainer         → TTLNN
 //   TTLONNX      ONNX reader/writer (swift-protobuf, code generated once and committed) → TTLNN
 //   TTLHDF5      Keras HDF5 reader/writer (libhdf5 via CHDF5)                     → TTLNN
+//   TTLTorch     PyTorch checkpoints and safetensors, read without running pickle → TTLNN
 //   TTL          the public library façade: model files, the model store         → all of the above
 //   TTLCommand   the `ttl` command (swift-argument-parser), thin over TTL         → TTL
 //   ttl-bench    release benchmarks of the kernels and whole networks
