@@ -500,7 +500,9 @@ ttl_step *ttl_inner_product_create(const ttl_md *src, int64_t outputs, const flo
     for (int i = 1; i < n; i++) wd[i] = src->md.dims[i];
     dnnl_memory_desc_t w_user, w_any, b_md, dst_md, src_any;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&w_user, n, wd, dnnl_f32, plain_tag(n));
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_any, n, wd, dnnl_f32, dnnl_format_tag_any);
+    // The weights stay in the caller's row-major layout: a classifier's inner product is a
+    // small GEMM either way, and transposing 1000 × 2048 weights cost more than it ran.
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_any, n, wd, dnnl_f32, plain_tag(n));
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&src_any, n, src->md.dims, dnnl_f32, dnnl_format_tag_any);
