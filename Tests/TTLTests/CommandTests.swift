@@ -6,45 +6,9 @@ import XCTest
 import _TestSupport
 
 /// The `ttl` command, run as a user runs it, its whole output compared.
-final class CommandTests: XCTestCase {
+final class CommandTests: CommandTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("TTLONNXTests/Fixtures/models")
-    var home: URL!
-
-    override func setUpWithError() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-cli-\(ProcessInfo.processInfo.processIdentifier)-\(name.hashValue)")
-        try? FileManager.default.removeItem(at: home)
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: home) }
-
-    /// The built `ttl` binary, beside the test bundle.
-    var binary: URL {
-        var dir = Bundle(for: Self.self).bundleURL
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" || dir.lastPathComponent == "MacOS" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("ttl")
-    }
-
-    @discardableResult
-    func ttl(_ args: String...) throws -> (status: Int32, out: String, err: String) { try ttl(args) }
-
-    @discardableResult
-    func ttl(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["TTL_HOME"] = home.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
     func testImportShowListRunExportRemove() throws {
         let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
         let r = try ttl("import", model, "--name", "tiny")

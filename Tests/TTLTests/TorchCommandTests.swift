@@ -5,40 +5,9 @@ import TTLNN
 import XCTest
 
 /// `ttl import` and `ttl export` with PyTorch files (fixtures of Tests/TTLTorchTests).
-final class TorchCommandTests: XCTestCase {
+final class TorchCommandTests: CommandTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("TTLTorchTests/Fixtures")
-    var home: URL!
-
-    override func setUpWithError() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-torch-cli-\(ProcessInfo.processInfo.processIdentifier)-\(name.hashValue)")
-        try? FileManager.default.removeItem(at: home)
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: home) }
-
-    var binary: URL {
-        var dir = Bundle(for: Self.self).bundleURL
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" || dir.lastPathComponent == "MacOS" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("ttl")
-    }
-
-    @discardableResult
-    func ttl(_ args: String...) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["TTL_HOME"] = home.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
 
     func testImportCheckpointAndExportBothWays() throws {
         let r = try ttl("import", Self.fixtures.appendingPathComponent("resnet_basic_checkpoint.pth").path, "--name", "tiny")

@@ -284,7 +284,8 @@ public final class OneDNNConvolution: @unchecked Sendable {
     private let hasBias: Bool
 
     private struct Key: Hashable { var input: Shape; var weight: Shape; var options: Conv2DOptions; var bias: Bool }
-    private static let cache = Mutex<[Key: OneDNNConvolution]>([:])
+    /// Made convolutions, and nil for shapes oneDNN refused (not asked again every step).
+    private static let cache = Mutex<[Key: OneDNNConvolution?]>([:])
     /// Convolutions kept at once (a fully unfrozen ResNet-152 has 155 shapes at most).
     private static let capacity = 512
 
@@ -298,7 +299,7 @@ public final class OneDNNConvolution: @unchecked Sendable {
     /// The convolution for these shapes, made on first use; nil where oneDNN cannot run it.
     public static func shared(input: Shape, weight: Shape, options: Conv2DOptions, bias: Bool) -> OneDNNConvolution? {
         let key = Key(input: input, weight: weight, options: options, bias: bias)
-        if let hit = cache.withLock({ $0[key] }) { return hit }
+        if let hit = cache.withLock({ $0[key] }) { return hit }  // a made one, or a refusal
         let output = Conv2D.outputShape(input: input, weight: weight, options: options)
         let o = options
         let made: OneDNNConvolution? = OneDNN.onEngineThread {
@@ -309,10 +310,9 @@ public final class OneDNNConvolution: @unchecked Sendable {
             guard let h = ttl_conv_train_create(sd, dd, wd, Int64(o.groups), stride, dil, pl, pr, bias ? 1 : 0, &err, err.count) else { return nil }
             return OneDNNConvolution(handle: h, input: input, weight: weight, output: output, bias: bias)
         }
-        guard let made else { return nil }
         cache.withLock { c in
             if c.count >= capacity { c.removeAll() }
-            c[key] = made
+            c[key] = .some(made)
         }
         return made
     }
