@@ -1,5 +1,6 @@
 // oneDNN 2.x behind ttl_onednn.h. See the header for the model: steps, slots, one engine thread.
 #include "ttl_onednn.h"
+#include "ttl_winograd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,10 @@ struct ttl_step {
     int arg_count;
     dnnl_memory_desc_t dst_md;
     ttl_md dst_wrapped;
+    // A step ttl runs itself instead of a primitive (pd and primitive NULL), on the buffers
+    // bound to its slots.
+    ttl_wino *wino;
+    void *bound[TTL_SLOT_COUNT_MAX];
 };
 
 static void fail(char *err, size_t errlen, const char *what, dnnl_status_t s) {
@@ -257,6 +262,7 @@ void ttl_step_free(ttl_step *st) {
     for (int i = 0; i < st->slot_count; i++)
         if (st->slots[i]) dnnl_memory_destroy(st->slots[i]);
     for (int i = 0; i < st->owned_count; i++) dnnl_memory_destroy(st->owned[i]);
+    ttl_wino_free(st->wino);
     free(st);
 }
 
@@ -383,12 +389,48 @@ static ttl_step *give_up(ttl_step *st, char *err, size_t errlen, const char *wha
     return NULL;
 }
 
+/// The step of ttl's Winograd convolution when it applies: a 3×3, stride 1, undilated,
+/// ungrouped convolution whose source is in nChw8c and whose output may be (see ttl_winograd.h).
+static ttl_step *winograd_conv(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
+                               int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
+                               const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
+                               int sum, ttl_act post) {
+    if (groups != 1 || weight_dims[2] != 3 || weight_dims[3] != 3 || stride[0] != 1 || stride[1] != 1 || dilation[0] != 1 ||
+        dilation[1] != 1 || src->md.ndims != 4 || weight_dims[1] != src->md.dims[1] || weight_dims[0] != dst_dims[1] ||
+        dst_dims[0] != src->md.dims[0])
+        return NULL;
+    const int64_t *sd = src->md.dims;
+    if (dst_dims[2] != sd[2] + pad_l[0] + pad_r[0] - 2 || dst_dims[3] != sd[3] + pad_l[1] + pad_r[1] - 2) return NULL;
+    dnnl_memory_desc_t blocked_src, blocked_dst;
+    dnnl_dims_t dd = {dst_dims[0], dst_dims[1], dst_dims[2], dst_dims[3]};
+    if (dnnl_memory_desc_init_by_tag(&blocked_src, 4, sd, dnnl_f32, dnnl_nChw8c) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&blocked_dst, 4, dd, dnnl_f32, dnnl_nChw8c) != dnnl_success)
+        return NULL;
+    if (!dnnl_memory_desc_equal(&blocked_src, &src->md) || (dst && !dnnl_memory_desc_equal(&blocked_dst, &dst->md))) return NULL;
+    ttl_wino *w = ttl_wino_create(sd[0], sd[1], sd[2], sd[3], dst_dims[1], dst_dims[2], dst_dims[3], pad_l[0], pad_l[1], weights,
+                                  scales, bias, pre, sum, post, 0);
+    if (!w) return NULL;
+    ttl_step *st = new_step();
+    if (!st || make_slot(st, TTL_SLOT_DST, &blocked_dst) != dnnl_success || make_slot(st, TTL_SLOT_SRC, &blocked_src) != dnnl_success) {
+        ttl_wino_free(w);
+        ttl_step_free(st);
+        return NULL;
+    }
+    st->wino = w;
+    st->dst_md = blocked_dst;
+    st->dst_wrapped.md = blocked_dst;
+    return st;
+}
+
 ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
                           int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
                           const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
                           int sum, ttl_act post, char *err, size_t errlen) {
     if (!engine) { fail(err, errlen, "convolution", dnnl_runtime_error); return NULL; }
-    ttl_step *st = new_step();
+    ttl_step *st = winograd_conv(src, dst, dst_dims, weight_dims, groups, stride, dilation, pad_l, pad_r, weights, scales, bias,
+                                 pre, sum, post);
+    if (st) return st;
+    st = new_step();
     if (!st) return NULL;
     dnnl_memory_desc_t src_any, w_any, w_user, b_md, dst_md;
     dnnl_dims_t wd = {0};
@@ -586,10 +628,16 @@ const ttl_md *ttl_step_dst_md(const ttl_step *st) { return &st->dst_wrapped; }
 
 void ttl_step_bind(ttl_step *st, int slot, void *buffer) {
     if (slot < 0 || slot >= st->slot_count || !st->slots[slot]) return;
+    st->bound[slot] = buffer;
     dnnl_memory_set_data_handle(st->slots[slot], buffer);
 }
 
 int ttl_step_run(ttl_step *st) {
+    if (st->wino) {
+        if (!st->bound[TTL_SLOT_SRC] || !st->bound[TTL_SLOT_DST]) return (int)dnnl_invalid_arguments;
+        ttl_wino_run(st->wino, st->bound[TTL_SLOT_SRC], st->bound[TTL_SLOT_DST]);
+        return 0;
+    }
     dnnl_status_t s = dnnl_success;
     if (st->src_reorder) {
         dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, st->slots[TTL_SLOT_SRC]}, {DNNL_ARG_TO, st->src_internal}};
@@ -601,6 +649,7 @@ int ttl_step_run(ttl_step *st) {
 }
 
 const char *ttl_step_impl(const ttl_step *st) {
+    if (st->wino) return "ttl:winograd_4x4_3x3:avx2";
     const char *info = NULL;
     if (dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &info) != dnnl_success || !info) return "?";
     return info;

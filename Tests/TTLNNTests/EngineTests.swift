@@ -73,6 +73,57 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// ttl's Winograd F(4×4, 3×3) kernel (AVX2 machines, activations in nChw8c): partial
+    /// tiles at the right and bottom edges, symmetric and asymmetric pads, bias or none, a
+    /// folded batch norm, the residual sum and both activations of its epilogue.
+    func testWinogradConvolution() throws {
+        let before = ComputeThreads.count
+        ComputeThreads.count = 2  // with more threads than blocks of tiles, direct convolution is chosen
+        defer { ComputeThreads.count = before }
+        let pads = [(Padding2D(1), "pad 1"), (Padding2D(top: 0, left: 2, bottom: 2, right: 0), "pads 0,2,2,0")]
+        for (pad, padName) in pads {
+            for (cIn, cOut, bias) in [(16, 16, false), (8, 32, true)] {
+                // A pointwise stem puts the activations into oneDNN's blocked layout first.
+                var params = [("stem", random([cIn, 3, 1, 1])), ("w", random([cOut, cIn, 3, 3], -0.3, 0.3))]
+                if bias { params.append(("b", random([cOut]))) }
+                let conv = Node("conv", Conv2DOp(Conv2DOptions(padding: pad)), inputs: ["s", "w"] + (bias ? ["b"] : []))
+                let m = try model([1, 3, 13, 11], [Node("s", Conv2DOp(Conv2DOptions()), inputs: ["x", "stem"]), conv], params)
+                let name = "winograd \(cIn)→\(cOut), \(padName), bias \(bias)"
+                try check(m, random([3, 3, 13, 11]), name)
+                try assertWinograd(m, [3, 3, 13, 11], name)
+            }
+        }
+        // The ResNet block: Conv → BN → ReLU, Conv → BN → Add → ReLU6, both convolutions Winograd.
+        var params = [("stem", random([16, 3, 1, 1])), ("w1", random([16, 16, 3, 3], -0.3, 0.3)), ("w2", random([16, 16, 3, 3], -0.3, 0.3))]
+        params += batchNorm(16, "bn1") + batchNorm(16, "bn2")
+        let nodes = [
+            Node("s", Conv2DOp(Conv2DOptions()), inputs: ["x", "stem"]),
+            Node("conv1", Conv2DOp(Conv2DOptions(padding: Padding2D(1))), inputs: ["s", "w1"]),
+            bnNode("bn1", "conv1", "bn1"),
+            Node("relu1", ActivationOp(.leakyReLU(slope: 0.1)), inputs: ["bn1"]),
+            Node("conv2", Conv2DOp(Conv2DOptions(padding: Padding2D(1))), inputs: ["relu1", "w2"]),
+            bnNode("bn2", "conv2", "bn2"),
+            Node("add", BinaryOp(.add), inputs: ["bn2", "s"]),
+            Node("relu2", ActivationOp(.clip(min: 0, max: 6)), inputs: ["add"]),
+        ]
+        let block = try model([1, 3, 10, 10], nodes, params)
+        try check(block, random([4, 3, 10, 10]), "winograd residual block")
+        let kernels = try XCTUnwrap(block.prepare(["x": [4, 3, 10, 10]])).kernels
+        if winogradApplies() { XCTAssertEqual(kernels.filter { $0.hasPrefix("ttl:winograd") }.count, 2, "\(kernels)") }
+    }
+
+    /// Whether this machine's oneDNN runs on AVX2 (with the nChw8c layout Winograd takes) and
+    /// Winograd is not switched off.
+    func winogradApplies() -> Bool {
+        OneDNN.isa.hasPrefix("avx2") && ProcessInfo.processInfo.environment["TTL_WINOGRAD"] != "0"
+    }
+
+    func assertWinograd(_ m: Model, _ shape: Shape, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard winogradApplies() else { return }
+        let kernels = try XCTUnwrap(m.prepare(["x": shape])).kernels
+        XCTAssertTrue(kernels.contains { $0.hasPrefix("ttl:winograd") }, "\(name): \(kernels)", file: file, line: line)
+    }
+
     /// Conv → BN → ReLU → Conv → BN → Add(identity) → ReLU, the ResNet block, fused into two steps.
     func testResidualBlockFusion() throws {
         var params = [("w1", random([8, 8, 3, 3], -0.3, 0.3)), ("w2", random([8, 8, 3, 3], -0.3, 0.3))]

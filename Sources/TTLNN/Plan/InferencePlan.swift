@@ -579,6 +579,8 @@ public struct PlanSummary: Sendable, CustomStringConvertible {
     public var swiftOperations: [String]
     /// Bytes of activation memory after reuse.
     public var activationBytes: Int
+    /// The implementation of each engine step, in order (`jit:avx2`, `ttl:winograd_4x4_3x3:avx2`, …).
+    public var kernels: [String] = []
     public var description: String {
         "\(engineSteps) oneDNN steps, \(swiftOperations.count) Swift operations\(swiftOperations.isEmpty ? "" : " (\(swiftOperations.joined(separator: ", ")))"), \(activationBytes >> 20) MiB of activations"
     }
@@ -590,8 +592,13 @@ extension Model {
     /// cannot be planned (it then runs on the Swift executor).
     public func prepare(_ shapes: [String: Shape], outputs: [String]? = nil) -> PlanSummary? {
         guard Engine.current == .oneDNN, let plan = plans.plan(for: self, shapes: shapes, outputs: outputs ?? self.outputs) else { return nil }
-        var swift: [String] = []
-        for case let .swift(op, _, _, _) in plan.actions { swift.append(op.type) }
-        return PlanSummary(engineSteps: plan.stepCount, swiftOperations: swift, activationBytes: plan.activationBytes)
+        var swift: [String] = [], kernels: [String] = []
+        for action in plan.actions {
+            switch action {
+            case let .swift(op, _, _, _): swift.append(op.type)
+            case let .step(step, _, _): kernels.append(step.implementation)
+            }
+        }
+        return PlanSummary(engineSteps: plan.stepCount, swiftOperations: swift, activationBytes: plan.activationBytes, kernels: kernels)
     }
 }

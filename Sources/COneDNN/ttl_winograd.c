@@ -1,0 +1,378 @@
+// Winograd F(4×4, 3×3) on nChw8c activations with AVX2 + FMA. See ttl_winograd.h.
+//
+// For a block of tiles: the input transform Bᵀ d B turns each 6×6 input tile of 8 channels
+// into 36 vectors, V[α][tile][C]; 36 small GEMMs M[α] = V[α] · U[α] with the transformed
+// weights U[α][C][K] (packed in panels of 16 output channels); the output transform Aᵀ m A
+// turns the 36 values back into the 4×4 output tile, with bias and post-ops. Blocks of tiles
+// go to the OpenMP threads of libgomp (the team oneDNN uses on the engine thread), reached
+// through its ABI (GOMP_parallel) because this target is compiled without -fopenmp.
+//
+// Matrices (Lavin & Gray 2015, interpolation points 0, ±1, ±2):
+//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+//   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+#include "ttl_winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__linux__)
+#define TTL_WINO_X86 1
+#include <dlfcn.h>
+#include <immintrin.h>
+#include <pthread.h>
+#else
+#define TTL_WINO_X86 0
+#endif
+
+#if TTL_WINO_X86
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+struct ttl_wino {
+    int n, c, h, w, k, oh, ow, pt, pl;
+    int th, tw, tiles;  // tile grid and count
+    int tb;             // tiles per block, a multiple of 6
+    float *u;           // [36][K/16][C][16]
+    float *bias;        // [K], zeros when none
+    ttl_act pre, post;
+    int sum;
+};
+
+// MARK: - OpenMP through libgomp's ABI
+
+static void (*gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
+static int (*omp_thread_num)(void);
+static int (*omp_num_threads)(void);
+static int (*omp_max_threads)(void);
+static pthread_once_t gomp_once = PTHREAD_ONCE_INIT;
+
+static void find_gomp(void) {
+    gomp_parallel = (void (*)(void (*)(void *), void *, unsigned, unsigned))dlsym(RTLD_DEFAULT, "GOMP_parallel");
+    omp_thread_num = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_thread_num");
+    omp_num_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_num_threads");
+    omp_max_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    if (!omp_thread_num || !omp_num_threads || !omp_max_threads) gomp_parallel = NULL;
+}
+
+/// Runs `fn(ctx, thread, threads)` on every thread of the team (or once, inline, without libgomp).
+struct team_job {
+    void (*fn)(void *, int, int);
+    void *ctx;
+};
+
+static void team_entry(void *p) {
+    struct team_job *j = p;
+    j->fn(j->ctx, omp_thread_num(), omp_num_threads());
+}
+
+static void on_team(void (*fn)(void *, int, int), void *ctx) {
+    pthread_once(&gomp_once, find_gomp);
+    if (!gomp_parallel) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    struct team_job j = {fn, ctx};
+    gomp_parallel(team_entry, &j, 0, 0);
+}
+
+static int team_size(void) {
+    pthread_once(&gomp_once, find_gomp);
+    return gomp_parallel ? omp_max_threads() : 1;
+}
+
+// MARK: - Weights
+
+struct weight_job {
+    ttl_wino *w;
+    const float *g;
+    const float *scales;
+};
+
+AVX2 static void transform_weights(void *p, int me, int threads) {
+    struct weight_job *j = p;
+    ttl_wino *w = j->w;
+    const int C = w->c, K = w->k, KP = K / 16;
+    const __m256 q = _mm256_set1_ps(1.f / 4), s6 = _mm256_set1_ps(1.f / 6), s12 = _mm256_set1_ps(1.f / 12),
+                 s24 = _mm256_set1_ps(1.f / 24);
+    // One unit: 8 output channels × one input channel.
+    const int units = (K / 8) * C;
+    for (int unit = me; unit < units; unit += threads) {
+        const int k0 = (unit / C) * 8, c = unit % C;
+        float lanes[9][8] __attribute__((aligned(32)));
+        for (int l = 0; l < 8; l++) {
+            const float *f = j->g + ((size_t)(k0 + l) * C + c) * 9;
+            const float s = j->scales ? j->scales[k0 + l] : 1.f;
+            for (int t = 0; t < 9; t++) lanes[t][l] = f[t] * s;
+        }
+        __m256 g[3][3], t[6][3];
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) g[a][b] = _mm256_load_ps(lanes[a * 3 + b]);
+        // t = G g (6×3), then u = t Gᵀ (6×6): the same 3 → 6 map on rows, then on columns.
+#define G_MAP(x0, x1, x2, y0, y1, y2, y3, y4, y5)                                                   \
+    do {                                                                                            \
+        __m256 sum02 = _mm256_add_ps(x0, x2);                                                       \
+        y0 = _mm256_mul_ps(q, x0);                                                                  \
+        y1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), s6), _mm256_add_ps(sum02, x1));       \
+        y2 = _mm256_mul_ps(s6, _mm256_sub_ps(x1, sum02));                                           \
+        __m256 e = _mm256_fmadd_ps(s24, x0, _mm256_mul_ps(s6, x2)), o = _mm256_mul_ps(s12, x1);      \
+        y3 = _mm256_add_ps(e, o);                                                                   \
+        y4 = _mm256_sub_ps(e, o);                                                                   \
+        y5 = x2;                                                                                    \
+    } while (0)
+        for (int b = 0; b < 3; b++) G_MAP(g[0][b], g[1][b], g[2][b], t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]);
+        for (int a = 0; a < 6; a++) {
+            __m256 u[6];
+            G_MAP(t[a][0], t[a][1], t[a][2], u[0], u[1], u[2], u[3], u[4], u[5]);
+            for (int b = 0; b < 6; b++)
+                _mm256_store_ps(w->u + (((size_t)(a * 6 + b) * KP + k0 / 16) * C + c) * 16 + k0 % 16, u[b]);
+        }
+#undef G_MAP
+    }
+}
+
+// MARK: - Running
+
+// Bᵀ applied to 6 vectors.
+#define BT_MAP(d0, d1, d2, d3, d4, d5, t0, t1, t2, t3, t4, t5)                                \
+    do {                                                                                      \
+        const __m256 f4 = _mm256_set1_ps(4.f), f5 = _mm256_set1_ps(5.f), f2 = _mm256_set1_ps(2.f); \
+        t0 = _mm256_fnmadd_ps(f5, d2, _mm256_fmadd_ps(f4, d0, d4));                             \
+        __m256 p = _mm256_fnmadd_ps(f4, d2, d4), r = _mm256_fnmadd_ps(f4, d1, d3);              \
+        t1 = _mm256_add_ps(p, r);                                                               \
+        t2 = _mm256_sub_ps(p, r);                                                               \
+        __m256 s = _mm256_sub_ps(d4, d2), e = _mm256_mul_ps(f2, _mm256_sub_ps(d3, d1));         \
+        t3 = _mm256_add_ps(s, e);                                                               \
+        t4 = _mm256_sub_ps(s, e);                                                               \
+        t5 = _mm256_fnmadd_ps(f5, d3, _mm256_fmadd_ps(f4, d1, d5));                             \
+    } while (0)
+
+// Aᵀ applied to 6 vectors.
+#define AT_MAP(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)                            \
+    do {                                                                          \
+        __m256 s12 = _mm256_add_ps(m1, m2), d12 = _mm256_sub_ps(m1, m2);          \
+        __m256 s34 = _mm256_add_ps(m3, m4), d34 = _mm256_sub_ps(m3, m4);          \
+        o0 = _mm256_add_ps(_mm256_add_ps(m0, s12), s34);                          \
+        o1 = _mm256_fmadd_ps(_mm256_set1_ps(2.f), d34, d12);                      \
+        o2 = _mm256_fmadd_ps(_mm256_set1_ps(4.f), s34, s12);                      \
+        o3 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.f), d34, d12), m5);    \
+    } while (0)
+
+AVX2 static void input_tiles(const ttl_wino *w, const float *src, float *v, int t0, int nt) {
+    const int C = w->c, CB = C / 8, H = w->h, W = w->w, TB = w->tb;
+    const size_t as = (size_t)TB * C;
+    for (int ti = 0; ti < nt; ti++) {
+        const int t = t0 + ti, n = t / (w->th * w->tw), r = t % (w->th * w->tw);
+        const int ih0 = (r / w->tw) * 4 - w->pt, iw0 = (r % w->tw) * 4 - w->pl;
+        const int inside = ih0 >= 0 && iw0 >= 0 && ih0 + 6 <= H && iw0 + 6 <= W;
+        for (int cb = 0; cb < CB; cb++) {
+            const float *base = src + ((size_t)n * CB + cb) * H * W * 8;
+            __m256 d[6][6], t6[6][6];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) {
+                    const int y = ih0 + i, x = iw0 + j;
+                    d[i][j] = inside || (y >= 0 && y < H && x >= 0 && x < W) ? _mm256_load_ps(base + ((size_t)y * W + x) * 8)
+                                                                              : _mm256_setzero_ps();
+                }
+            for (int j = 0; j < 6; j++)
+                BT_MAP(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], t6[0][j], t6[1][j], t6[2][j], t6[3][j], t6[4][j], t6[5][j]);
+            for (int i = 0; i < 6; i++) {
+                __m256 u0, u1, u2, u3, u4, u5;
+                BT_MAP(t6[i][0], t6[i][1], t6[i][2], t6[i][3], t6[i][4], t6[i][5], u0, u1, u2, u3, u4, u5);
+                float *o = v + (size_t)(i * 6) * as + (size_t)ti * C + cb * 8;
+                _mm256_store_ps(o, u0);
+                _mm256_store_ps(o + as, u1);
+                _mm256_store_ps(o + 2 * as, u2);
+                _mm256_store_ps(o + 3 * as, u3);
+                _mm256_store_ps(o + 4 * as, u4);
+                _mm256_store_ps(o + 5 * as, u5);
+            }
+        }
+    }
+}
+
+/// m[r][0..16] = Σ_c v[r][c] · u[c][0..16] for 6 rows of v (stride vs), the first `rows` stored.
+AVX2 static inline void gemm_6x16(int rows, int C, const float *v, size_t vs, const float *u, float *m, size_t ms) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
+           a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    const float *v0 = v, *v1 = v + vs, *v2 = v + 2 * vs, *v3 = v + 3 * vs, *v4 = v + 4 * vs, *v5 = v + 5 * vs;
+    for (int c = 0; c < C; c++) {
+        const __m256 b0 = _mm256_load_ps(u + c * 16), b1 = _mm256_load_ps(u + c * 16 + 8);
+        __m256 a = _mm256_broadcast_ss(v0 + c);
+        a00 = _mm256_fmadd_ps(a, b0, a00); a01 = _mm256_fmadd_ps(a, b1, a01);
+        a = _mm256_broadcast_ss(v1 + c);
+        a10 = _mm256_fmadd_ps(a, b0, a10); a11 = _mm256_fmadd_ps(a, b1, a11);
+        a = _mm256_broadcast_ss(v2 + c);
+        a20 = _mm256_fmadd_ps(a, b0, a20); a21 = _mm256_fmadd_ps(a, b1, a21);
+        a = _mm256_broadcast_ss(v3 + c);
+        a30 = _mm256_fmadd_ps(a, b0, a30); a31 = _mm256_fmadd_ps(a, b1, a31);
+        a = _mm256_broadcast_ss(v4 + c);
+        a40 = _mm256_fmadd_ps(a, b0, a40); a41 = _mm256_fmadd_ps(a, b1, a41);
+        a = _mm256_broadcast_ss(v5 + c);
+        a50 = _mm256_fmadd_ps(a, b0, a50); a51 = _mm256_fmadd_ps(a, b1, a51);
+    }
+    _mm256_store_ps(m, a00); _mm256_store_ps(m + 8, a01);
+    if (rows > 1) { _mm256_store_ps(m + ms, a10); _mm256_store_ps(m + ms + 8, a11); }
+    if (rows > 2) { _mm256_store_ps(m + 2 * ms, a20); _mm256_store_ps(m + 2 * ms + 8, a21); }
+    if (rows > 3) { _mm256_store_ps(m + 3 * ms, a30); _mm256_store_ps(m + 3 * ms + 8, a31); }
+    if (rows > 4) { _mm256_store_ps(m + 4 * ms, a40); _mm256_store_ps(m + 4 * ms + 8, a41); }
+    if (rows > 5) { _mm256_store_ps(m + 5 * ms, a50); _mm256_store_ps(m + 5 * ms + 8, a51); }
+}
+
+AVX2 static void block_gemms(const ttl_wino *w, const float *v, float *m, int nt) {
+    const int C = w->c, K = w->k, KP = K / 16, TB = w->tb;
+    for (int a = 0; a < 36; a++) {
+        const float *va = v + (size_t)a * TB * C;
+        float *ma = m + (size_t)a * TB * K;
+        for (int kp = 0; kp < KP; kp++) {
+            const float *ua = w->u + ((size_t)a * KP + kp) * C * 16;
+            for (int r = 0; r < nt; r += 6)
+                gemm_6x16(nt - r < 6 ? nt - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * K + kp * 16, K);
+        }
+    }
+}
+
+AVX2 static inline __m256 activate(ttl_act act, __m256 x) {
+    switch (act.kind) {
+    case TTL_ACT_RELU:
+        if (act.alpha == 0) return _mm256_max_ps(x, _mm256_setzero_ps());
+        return _mm256_fmadd_ps(_mm256_set1_ps(act.alpha), _mm256_min_ps(x, _mm256_setzero_ps()), _mm256_max_ps(x, _mm256_setzero_ps()));
+    case TTL_ACT_CLIP: return _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(act.alpha)), _mm256_set1_ps(act.beta));
+    case TTL_ACT_LINEAR: return _mm256_fmadd_ps(_mm256_set1_ps(act.alpha), x, _mm256_set1_ps(act.beta));
+    default: return x;
+    }
+}
+
+AVX2 static void output_tiles(const ttl_wino *w, const float *m, float *dst, int t0, int nt) {
+    const int K = w->k, KB = K / 8, OH = w->oh, OW = w->ow;
+    const size_t as = (size_t)w->tb * K;
+    for (int ti = 0; ti < nt; ti++) {
+        const int t = t0 + ti, n = t / (w->th * w->tw), r = t % (w->th * w->tw);
+        const int oh0 = (r / w->tw) * 4, ow0 = (r % w->tw) * 4;
+        for (int kb = 0; kb < KB; kb++) {
+            const float *mm = m + (size_t)ti * K + kb * 8;
+            __m256 s[4][6];
+            for (int j = 0; j < 6; j++)
+                AT_MAP(_mm256_load_ps(mm + (size_t)j * as), _mm256_load_ps(mm + (size_t)(6 + j) * as),
+                       _mm256_load_ps(mm + (size_t)(12 + j) * as), _mm256_load_ps(mm + (size_t)(18 + j) * as),
+                       _mm256_load_ps(mm + (size_t)(24 + j) * as), _mm256_load_ps(mm + (size_t)(30 + j) * as), s[0][j], s[1][j],
+                       s[2][j], s[3][j]);
+            const __m256 bias = _mm256_load_ps(w->bias + kb * 8);
+            float *base = dst + ((size_t)n * KB + kb) * OH * OW * 8;
+            for (int i = 0; i < 4 && oh0 + i < OH; i++) {
+                __m256 o[4];
+                AT_MAP(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], o[0], o[1], o[2], o[3]);
+                for (int j = 0; j < 4 && ow0 + j < OW; j++) {
+                    float *at = base + ((size_t)(oh0 + i) * OW + ow0 + j) * 8;
+                    __m256 x = activate(w->pre, _mm256_add_ps(o[j], bias));
+                    if (w->sum) x = _mm256_add_ps(x, _mm256_load_ps(at));
+                    _mm256_store_ps(at, activate(w->post, x));
+                }
+            }
+        }
+    }
+}
+
+// Scratch per thread: V [36][TB][C] and M [36][TB][K], grown as needed. Runs happen only on
+// the engine thread, one at a time, so one workspace serves every convolution.
+static float *workspace;
+static size_t workspace_floats;
+
+struct run_job {
+    const ttl_wino *w;
+    const float *src;
+    float *dst;
+    size_t per_thread;
+};
+
+AVX2 static void run_blocks(void *p, int me, int threads) {
+    const struct run_job *j = p;
+    const ttl_wino *w = j->w;
+    float *v = workspace + (size_t)me * j->per_thread, *m = v + (size_t)36 * w->tb * w->c;
+    const int blocks = (w->tiles + w->tb - 1) / w->tb;
+    for (int b = me; b < blocks; b += threads) {
+        const int t0 = b * w->tb, nt = w->tiles - t0 < w->tb ? w->tiles - t0 : w->tb;
+        input_tiles(w, j->src, v, t0, nt);
+        block_gemms(w, v, m, nt);
+        output_tiles(w, m, j->dst, t0, nt);
+    }
+}
+
+void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
+    const size_t per_thread = (size_t)36 * w->tb * (w->c + w->k);
+    const size_t need = per_thread * (size_t)team_size();
+    if (need > workspace_floats) {
+        free(workspace);
+        workspace = aligned_alloc(64, need * sizeof(float));
+        workspace_floats = workspace ? need : 0;
+        if (!workspace) return;
+    }
+    struct run_job j = {w, src, dst, per_thread};
+    on_team(run_blocks, &j);
+}
+
+// MARK: - Creation
+
+static int epilogue_has(ttl_act a) {
+    return a.kind == TTL_ACT_NONE || a.kind == TTL_ACT_RELU || a.kind == TTL_ACT_CLIP || a.kind == TTL_ACT_LINEAR;
+}
+
+ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k, int64_t oh, int64_t ow, int64_t pad_top,
+                          int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
+                          ttl_act post, int threads) {
+    const char *env = getenv("TTL_WINOGRAD");
+    if (env && strcmp(env, "0") == 0) return NULL;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
+    if (!epilogue_has(pre) || !epilogue_has(post)) return NULL;
+    if (c <= 0 || k <= 0 || c % 8 || k % 16 || n <= 0 || oh <= 0 || ow <= 0 || pad_top < 0 || pad_left < 0) return NULL;
+    // Sizes small enough for int indexing everywhere below.
+    const int64_t limit = (int64_t)1 << 30;
+    if (c > 65536 || k > 65536 || h > 65536 || wd > 65536 || oh > 65536 || ow > 65536 || n * c * h * wd > limit ||
+        n * k * oh * ow > limit || 36 * c * k > limit)
+        return NULL;
+    const int64_t th = (oh + 3) / 4, tw = (ow + 3) / 4, tiles = n * th * tw;
+    if (tiles > limit) return NULL;
+    // Tiles per block: more when the weights are large, so that U is streamed fewer times.
+    int64_t tb = c * k <= 128 * 128 ? 24 : c * k <= 256 * 256 ? 48 : 72;
+    if (threads < 1) threads = team_size();
+    const int64_t share = ((tiles + threads - 1) / threads + 5) / 6 * 6;
+    if (share < tb) tb = share;
+    if ((tiles + tb - 1) / tb < threads) return NULL;  // a thread would idle: direct convolution is better
+
+    ttl_wino *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    *w = (ttl_wino){(int)n, (int)c, (int)h, (int)wd, (int)k, (int)oh, (int)ow, (int)pad_top, (int)pad_left, (int)th, (int)tw,
+                    (int)tiles, (int)tb, NULL, NULL, pre, post, sum};
+    w->u = aligned_alloc(64, sizeof(float) * 36 * (size_t)c * (size_t)k);
+    w->bias = aligned_alloc(64, sizeof(float) * (size_t)k);
+    if (!w->u || !w->bias) {
+        ttl_wino_free(w);
+        return NULL;
+    }
+    for (int64_t i = 0; i < k; i++) w->bias[i] = bias ? bias[i] : 0;
+    struct weight_job j = {w, weights, scales};
+    on_team(transform_weights, &j);
+    return w;
+}
+
+void ttl_wino_free(ttl_wino *w) {
+    if (!w) return;
+    free(w->u);
+    free(w->bias);
+    free(w);
+}
+
+#else
+
+ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow, int64_t pad_top,
+                          int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
+                          ttl_act post, int threads) {
+    (void)n; (void)c; (void)h; (void)w; (void)k; (void)oh; (void)ow; (void)pad_top; (void)pad_left; (void)weights;
+    (void)scales; (void)bias; (void)pre; (void)sum; (void)post; (void)threads;
+    return NULL;
+}
+void ttl_wino_run(ttl_wino *w, const float *src, float *dst) { (void)w; (void)src; (void)dst; }
+void ttl_wino_free(ttl_wino *w) { (void)w; }
+
+#endif
