@@ -33,7 +33,8 @@ struct ttl_wino {
     int n, c, h, w, k, oh, ow, pt, pl;
     int th, tw, tiles;  // tile grid and count
     int tb;             // tiles per block, a multiple of 6
-    float *u;           // [36][K/16][C][16]
+    float *u;           // [36][K/16][C][16], or NULL when made per panel as the tiles need it
+    float *g8;          // the scaled weights, [K/8][C][9][8], kept when u is NULL
     float *bias;        // [K], zeros when none
     ttl_act pre, post;
     int sum;
@@ -83,52 +84,62 @@ static int team_size(void) {
 
 // MARK: - Weights
 
-struct weight_job {
-    ttl_wino *w;
-    const float *g;
-    const float *scales;
-};
-
-AVX2 static void transform_weights(void *p, int me, int threads) {
-    struct weight_job *j = p;
-    ttl_wino *w = j->w;
-    const int C = w->c, K = w->k, KP = K / 16;
-    const __m256 q = _mm256_set1_ps(1.f / 4), s6 = _mm256_set1_ps(1.f / 6), s12 = _mm256_set1_ps(1.f / 12),
-                 s24 = _mm256_set1_ps(1.f / 24);
-    // One unit: 8 output channels × one input channel.
-    const int units = (K / 8) * C;
-    for (int unit = me; unit < units; unit += threads) {
-        const int k0 = (unit / C) * 8, c = unit % C;
-        float lanes[9][8] __attribute__((aligned(32)));
-        for (int l = 0; l < 8; l++) {
-            const float *f = j->g + ((size_t)(k0 + l) * C + c) * 9;
-            const float s = j->scales ? j->scales[k0 + l] : 1.f;
-            for (int t = 0; t < 9; t++) lanes[t][l] = f[t] * s;
-        }
-        __m256 g[3][3], t[6][3];
-        for (int a = 0; a < 3; a++)
-            for (int b = 0; b < 3; b++) g[a][b] = _mm256_load_ps(lanes[a * 3 + b]);
-        // t = G g (6×3), then u = t Gᵀ (6×6): the same 3 → 6 map on rows, then on columns.
-#define G_MAP(x0, x1, x2, y0, y1, y2, y3, y4, y5)                                                   \
-    do {                                                                                            \
-        __m256 sum02 = _mm256_add_ps(x0, x2);                                                       \
-        y0 = _mm256_mul_ps(q, x0);                                                                  \
-        y1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), s6), _mm256_add_ps(sum02, x1));       \
-        y2 = _mm256_mul_ps(s6, _mm256_sub_ps(x1, sum02));                                           \
-        __m256 e = _mm256_fmadd_ps(s24, x0, _mm256_mul_ps(s6, x2)), o = _mm256_mul_ps(s12, x1);      \
-        y3 = _mm256_add_ps(e, o);                                                                   \
-        y4 = _mm256_sub_ps(e, o);                                                                   \
-        y5 = x2;                                                                                    \
-    } while (0)
-        for (int b = 0; b < 3; b++) G_MAP(g[0][b], g[1][b], g[2][b], t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]);
-        for (int a = 0; a < 6; a++) {
-            __m256 u[6];
-            G_MAP(t[a][0], t[a][1], t[a][2], u[0], u[1], u[2], u[3], u[4], u[5]);
-            for (int b = 0; b < 6; b++)
-                _mm256_store_ps(w->u + (((size_t)(a * 6 + b) * KP + k0 / 16) * C + c) * 16 + k0 % 16, u[b]);
-        }
-#undef G_MAP
+// The weights, scaled, in groups of 8 output channels: g8[K/8][C][9][8].
+static void pack_weights(ttl_wino *w, const float *g, const float *scales) {
+    const int C = w->c, K = w->k;
+    for (int k = 0; k < K; k++) {
+        const float s = scales ? scales[k] : 1.f;
+        for (int c = 0; c < C; c++)
+            for (int t = 0; t < 9; t++) w->g8[(((size_t)(k / 8) * C + c) * 9 + t) * 8 + k % 8] = g[((size_t)k * C + c) * 9 + t] * s;
     }
+}
+
+/// U = G g Gᵀ for one input channel and 8 output channels (`g`: [9][8]), stored as 36
+/// vectors `alpha_stride` floats apart.
+AVX2 static inline void transform_unit(const float *g, float *u, size_t alpha_stride) {
+    const __m256 q = _mm256_set1_ps(1.f / 4), s6 = _mm256_set1_ps(1.f / 6), s12 = _mm256_set1_ps(1.f / 12),
+                 s24 = _mm256_set1_ps(1.f / 24), m6 = _mm256_set1_ps(-1.f / 6);
+    __m256 x[3][3], t[6][3];
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) x[a][b] = _mm256_load_ps(g + (a * 3 + b) * 8);
+    // t = G x (6×3), then u = t Gᵀ (6×6): the same 3 → 6 map on columns, then on rows.
+#define G_MAP(x0, x1, x2, y0, y1, y2, y3, y4, y5)                                              \
+    do {                                                                                       \
+        __m256 sum02 = _mm256_add_ps(x0, x2);                                                  \
+        y0 = _mm256_mul_ps(q, x0);                                                             \
+        y1 = _mm256_mul_ps(m6, _mm256_add_ps(sum02, x1));                                      \
+        y2 = _mm256_mul_ps(s6, _mm256_sub_ps(x1, sum02));                                      \
+        __m256 e = _mm256_fmadd_ps(s24, x0, _mm256_mul_ps(s6, x2)), o = _mm256_mul_ps(s12, x1); \
+        y3 = _mm256_add_ps(e, o);                                                              \
+        y4 = _mm256_sub_ps(e, o);                                                              \
+        y5 = x2;                                                                               \
+    } while (0)
+    for (int b = 0; b < 3; b++) G_MAP(x[0][b], x[1][b], x[2][b], t[0][b], t[1][b], t[2][b], t[3][b], t[4][b], t[5][b]);
+    for (int a = 0; a < 6; a++) {
+        __m256 y[6];
+        G_MAP(t[a][0], t[a][1], t[a][2], y[0], y[1], y[2], y[3], y[4], y[5]);
+        for (int b = 0; b < 6; b++) _mm256_store_ps(u + (size_t)(a * 6 + b) * alpha_stride, y[b]);
+    }
+#undef G_MAP
+}
+
+/// All of U, [36][K/16][C][16], split over the team.
+AVX2 static void transform_weights(void *p, int me, int threads) {
+    ttl_wino *w = p;
+    const int C = w->c, KB = w->k / 8;
+    const size_t alpha_stride = (size_t)(w->k / 16) * C * 16;
+    for (int unit = me; unit < KB * C; unit += threads) {
+        const int kb = unit / C, c = unit % C;
+        transform_unit(w->g8 + ((size_t)kb * C + c) * 72, w->u + ((size_t)(kb / 2) * C + c) * 16 + (kb % 2) * 8, alpha_stride);
+    }
+}
+
+/// One panel of 16 output channels of U, [36][C][16], into `panel`.
+AVX2 static void transform_panel(const ttl_wino *w, int kp, float *panel) {
+    const int C = w->c;
+    for (int half = 0; half < 2; half++)
+        for (int c = 0; c < C; c++)
+            transform_unit(w->g8 + ((size_t)(2 * kp + half) * C + c) * 72, panel + (size_t)c * 16 + half * 8, (size_t)C * 16);
 }
 
 // MARK: - Running
@@ -219,15 +230,17 @@ AVX2 static inline void gemm_6x16(int rows, int C, const float *v, size_t vs, co
     if (rows > 5) { _mm256_store_ps(m + 5 * ms, a50); _mm256_store_ps(m + 5 * ms + 8, a51); }
 }
 
-AVX2 static void block_gemms(const ttl_wino *w, const float *v, float *m, int nt) {
+/// M[α] = V[α] · U[α] for the 36 α. `panel` ([36][C][16]) is scratch for the steps that
+/// make U a panel of 16 output channels at a time instead of keeping it.
+AVX2 static void block_gemms(const ttl_wino *w, const float *v, float *m, float *panel, int nt) {
     const int C = w->c, K = w->k, KP = K / 16, TB = w->tb;
-    for (int a = 0; a < 36; a++) {
-        const float *va = v + (size_t)a * TB * C;
-        float *ma = m + (size_t)a * TB * K;
-        for (int kp = 0; kp < KP; kp++) {
-            const float *ua = w->u + ((size_t)a * KP + kp) * C * 16;
-            for (int r = 0; r < nt; r += 6)
-                gemm_6x16(nt - r < 6 ? nt - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * K + kp * 16, K);
+    for (int kp = 0; kp < KP; kp++) {
+        if (!w->u) transform_panel(w, kp, panel);
+        for (int a = 0; a < 36; a++) {
+            const float *va = v + (size_t)a * TB * C;
+            float *ma = m + (size_t)a * TB * K + kp * 16;
+            const float *ua = w->u ? w->u + ((size_t)a * KP + kp) * C * 16 : panel + (size_t)a * C * 16;
+            for (int r = 0; r < nt; r += 6) gemm_6x16(nt - r < 6 ? nt - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * K, K);
         }
     }
 }
@@ -273,7 +286,7 @@ AVX2 static void output_tiles(const ttl_wino *w, const float *m, float *dst, int
     }
 }
 
-// Scratch per thread: V [36][TB][C] and M [36][TB][K], grown as needed. Runs happen only on
+// Scratch per thread: V [36][TB][C], M [36][TB][K] and a panel of U [36][C][16], grown as needed. Runs happen only on
 // the engine thread, one at a time, so one workspace serves every convolution.
 static float *workspace;
 static size_t workspace_floats;
@@ -288,18 +301,18 @@ struct run_job {
 AVX2 static void run_blocks(void *p, int me, int threads) {
     const struct run_job *j = p;
     const ttl_wino *w = j->w;
-    float *v = workspace + (size_t)me * j->per_thread, *m = v + (size_t)36 * w->tb * w->c;
+    float *v = workspace + (size_t)me * j->per_thread, *m = v + (size_t)36 * w->tb * w->c, *panel = m + (size_t)36 * w->tb * w->k;
     const int blocks = (w->tiles + w->tb - 1) / w->tb;
     for (int b = me; b < blocks; b += threads) {
         const int t0 = b * w->tb, nt = w->tiles - t0 < w->tb ? w->tiles - t0 : w->tb;
         input_tiles(w, j->src, v, t0, nt);
-        block_gemms(w, v, m, nt);
+        block_gemms(w, v, m, panel, nt);
         output_tiles(w, m, j->dst, t0, nt);
     }
 }
 
 void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
-    const size_t per_thread = (size_t)36 * w->tb * (w->c + w->k);
+    const size_t per_thread = (size_t)36 * w->tb * (w->c + w->k) + (w->u ? 0 : (size_t)36 * w->c * 16);
     const size_t need = per_thread * (size_t)team_size();
     if (need > workspace_floats) {
         free(workspace);
@@ -342,23 +355,33 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
 
     ttl_wino *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    *w = (ttl_wino){(int)n, (int)c, (int)h, (int)wd, (int)k, (int)oh, (int)ow, (int)pad_top, (int)pad_left, (int)th, (int)tw,
-                    (int)tiles, (int)tb, NULL, NULL, pre, post, sum};
-    w->u = aligned_alloc(64, sizeof(float) * 36 * (size_t)c * (size_t)k);
+    *w = (ttl_wino){.n = (int)n, .c = (int)c, .h = (int)h, .w = (int)wd, .k = (int)k, .oh = (int)oh, .ow = (int)ow,
+                    .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb,
+                    .pre = pre, .post = post, .sum = sum};
+    w->g8 = aligned_alloc(64, sizeof(float) * 9 * (size_t)c * (size_t)k);
     w->bias = aligned_alloc(64, sizeof(float) * (size_t)k);
-    if (!w->u || !w->bias) {
+    // U is 4× the weights. Above 256×256 channels (ResNets' last stage: 38 MB per layer) it
+    // is made a panel at a time as the tiles need it, ~5 % more work there, instead of kept.
+    const int keep_u = c * k <= 256 * 256;
+    if (keep_u) w->u = aligned_alloc(64, sizeof(float) * 36 * (size_t)c * (size_t)k);
+    if (!w->g8 || !w->bias || (keep_u && !w->u)) {
         ttl_wino_free(w);
         return NULL;
     }
     for (int64_t i = 0; i < k; i++) w->bias[i] = bias ? bias[i] : 0;
-    struct weight_job j = {w, weights, scales};
-    on_team(transform_weights, &j);
+    pack_weights(w, weights, scales);
+    if (keep_u) {
+        on_team(transform_weights, w);
+        free(w->g8);
+        w->g8 = NULL;
+    }
     return w;
 }
 
 void ttl_wino_free(ttl_wino *w) {
     if (!w) return;
     free(w->u);
+    free(w->g8);
     free(w->bias);
     free(w);
 }
