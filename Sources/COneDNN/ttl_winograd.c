@@ -33,6 +33,7 @@ struct ttl_wino {
     int n, c, h, w, k, oh, ow, pt, pl;
     int th, tw, tiles;  // tile grid and count
     int tb;             // tiles per block, a multiple of 6
+    int by_channels;    // one block of every tile, its output channels split over the threads
     float *u;           // [36][K/16][C][16], or NULL when made per panel as the tiles need it
     float *g8;          // the scaled weights, [K/8][C][9][8], kept when u is NULL
     float *bias;        // [K], zeros when none
@@ -46,6 +47,7 @@ static void (*gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
 static int (*omp_thread_num)(void);
 static int (*omp_num_threads)(void);
 static int (*omp_max_threads)(void);
+static void (*gomp_barrier)(void);
 static pthread_once_t gomp_once = PTHREAD_ONCE_INIT;
 
 static void find_gomp(void) {
@@ -53,7 +55,8 @@ static void find_gomp(void) {
     omp_thread_num = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_thread_num");
     omp_num_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_num_threads");
     omp_max_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    if (!omp_thread_num || !omp_num_threads || !omp_max_threads) gomp_parallel = NULL;
+    gomp_barrier = (void (*)(void))dlsym(RTLD_DEFAULT, "GOMP_barrier");
+    if (!omp_thread_num || !omp_num_threads || !omp_max_threads || !gomp_barrier) gomp_parallel = NULL;
 }
 
 /// Runs `fn(ctx, thread, threads)` on every thread of the team (or once, inline, without libgomp).
@@ -256,14 +259,15 @@ AVX2 static inline __m256 activate(ttl_act act, __m256 x) {
     }
 }
 
-AVX2 static void output_tiles(const ttl_wino *w, const float *m, float *dst, int t0, int nt) {
-    const int K = w->k, KB = K / 8, OH = w->oh, OW = w->ow;
-    const size_t as = (size_t)w->tb * K;
+/// Output tiles t0 ..< t0 + nt, channel blocks kb0 ..< kb1: the value of (α, tile ti, block
+/// kb) is at m[α·as + ti·rs + (kb − kb0)·8].
+AVX2 static void output_tiles(const ttl_wino *w, const float *m, size_t as, size_t rs, int kb0, int kb1, float *dst, int t0, int nt) {
+    const int KB = w->k / 8, OH = w->oh, OW = w->ow;
     for (int ti = 0; ti < nt; ti++) {
         const int t = t0 + ti, n = t / (w->th * w->tw), r = t % (w->th * w->tw);
         const int oh0 = (r / w->tw) * 4, ow0 = (r % w->tw) * 4;
-        for (int kb = 0; kb < KB; kb++) {
-            const float *mm = m + (size_t)ti * K + kb * 8;
+        for (int kb = kb0; kb < kb1; kb++) {
+            const float *mm = m + (size_t)ti * rs + (size_t)(kb - kb0) * 8;
             __m256 s[4][6];
             for (int j = 0; j < 6; j++)
                 AT_MAP(_mm256_load_ps(mm + (size_t)j * as), _mm256_load_ps(mm + (size_t)(6 + j) * as),
@@ -286,8 +290,9 @@ AVX2 static void output_tiles(const ttl_wino *w, const float *m, float *dst, int
     }
 }
 
-// Scratch per thread: V [36][TB][C], M [36][TB][K] and a panel of U [36][C][16], grown as needed. Runs happen only on
-// the engine thread, one at a time, so one workspace serves every convolution.
+// Scratch, grown as needed: per thread V [36][TB][C], M [36][TB][K] and a panel of U
+// [36][C][16]; by channels, one V shared, and per thread M [36][TB][16] and a panel. Runs
+// happen only on the engine thread, one at a time, so one workspace serves every convolution.
 static float *workspace;
 static size_t workspace_floats;
 
@@ -307,13 +312,36 @@ AVX2 static void run_blocks(void *p, int me, int threads) {
         const int t0 = b * w->tb, nt = w->tiles - t0 < w->tb ? w->tiles - t0 : w->tb;
         input_tiles(w, j->src, v, t0, nt);
         block_gemms(w, v, m, panel, nt);
-        output_tiles(w, m, j->dst, t0, nt);
+        output_tiles(w, m, (size_t)w->tb * w->k, (size_t)w->k, 0, w->k / 8, j->dst, t0, nt);
+    }
+}
+
+/// Few tiles (batch 1): every thread transforms a share of the tiles, then makes the output
+/// channels of its panels of 16 for all of them.
+AVX2 static void run_channels(void *p, int me, int threads) {
+    const struct run_job *j = p;
+    const ttl_wino *w = j->w;
+    const int C = w->c, KP = w->k / 16, T = w->tiles, TB = w->tb;
+    float *v = workspace, *m = v + (size_t)36 * TB * C + (size_t)me * j->per_thread, *panel = m + (size_t)36 * TB * 16;
+    const int t0 = (int)((int64_t)T * me / threads), t1 = (int)((int64_t)T * (me + 1) / threads);
+    input_tiles(w, j->src, v + (size_t)t0 * C, t0, t1 - t0);
+    if (threads > 1) gomp_barrier();
+    for (int kp = me; kp < KP; kp += threads) {
+        if (!w->u) transform_panel(w, kp, panel);
+        for (int a = 0; a < 36; a++) {
+            const float *va = v + (size_t)a * TB * C;
+            const float *ua = w->u ? w->u + ((size_t)a * KP + kp) * C * 16 : panel + (size_t)a * C * 16;
+            float *ma = m + (size_t)a * TB * 16;
+            for (int r = 0; r < T; r += 6) gemm_6x16(T - r < 6 ? T - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * 16, 16);
+        }
+        output_tiles(w, m, (size_t)TB * 16, 16, 2 * kp, 2 * kp + 2, j->dst, 0, T);
     }
 }
 
 void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
-    const size_t per_thread = (size_t)36 * w->tb * (w->c + w->k) + (w->u ? 0 : (size_t)36 * w->c * 16);
-    const size_t need = per_thread * (size_t)team_size();
+    const size_t panel = w->u ? 0 : (size_t)36 * w->c * 16;
+    const size_t per_thread = w->by_channels ? (size_t)36 * w->tb * 16 + panel : (size_t)36 * w->tb * (w->c + w->k) + panel;
+    const size_t need = per_thread * (size_t)team_size() + (w->by_channels ? (size_t)36 * w->tb * w->c : 0);
     if (need > workspace_floats) {
         free(workspace);
         workspace = aligned_alloc(64, need * sizeof(float));
@@ -321,7 +349,7 @@ void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
         if (!workspace) return;
     }
     struct run_job j = {w, src, dst, per_thread};
-    on_team(run_blocks, &j);
+    on_team(w->by_channels ? run_channels : run_blocks, &j);
 }
 
 // MARK: - Creation
@@ -351,18 +379,28 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
     if (threads < 1) threads = team_size();
     const int64_t share = ((tiles + threads - 1) / threads + 5) / 6 * 6;
     if (share < tb) tb = share;
-    if ((tiles + tb - 1) / tb < threads) return NULL;  // a thread would idle: direct convolution is better
+    // Too few blocks to keep the threads evenly busy (batch 1): one block of every tile, its
+    // panels of output channels split over the threads, when the tiles' V fits in 4 MB.
+    const int64_t all = (tiles + 5) / 6 * 6;
+    const int by_channels = (tiles + tb - 1) / tb < 6 * threads && k / 16 >= threads && 36 * all * c * 4 <= (4 << 20);
+    if (by_channels) tb = all;
+    else if ((tiles + tb - 1) / tb < threads) return NULL;  // a thread would idle: direct convolution is better
 
+    // U is 4× the weights. Above 256×256 channels (ResNets' last stage: 38 MB per layer) it
+    // is made a panel at a time as the tiles need it, ~5 % more work there, instead of kept.
+    // Making a panel costs about as much as 4 tiles' GEMM with it: with fewer than 48 tiles
+    // (batch 1 on a 7×7 map) direct convolution is faster.
+    // TTL_WINOGRAD=panels makes panels everywhere (the tests' way to reach that path on small shapes).
+    const int panels = env && strcmp(env, "panels") == 0;
+    const int keep_u = c * k <= 256 * 256 && !panels;
+    if (!keep_u && tiles < 48 && !panels) return NULL;
     ttl_wino *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     *w = (ttl_wino){.n = (int)n, .c = (int)c, .h = (int)h, .w = (int)wd, .k = (int)k, .oh = (int)oh, .ow = (int)ow,
-                    .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb,
+                    .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb, .by_channels = by_channels,
                     .pre = pre, .post = post, .sum = sum};
     w->g8 = aligned_alloc(64, sizeof(float) * 9 * (size_t)c * (size_t)k);
     w->bias = aligned_alloc(64, sizeof(float) * (size_t)k);
-    // U is 4× the weights. Above 256×256 channels (ResNets' last stage: 38 MB per layer) it
-    // is made a panel at a time as the tiles need it, ~5 % more work there, instead of kept.
-    const int keep_u = c * k <= 256 * 256;
     if (keep_u) w->u = aligned_alloc(64, sizeof(float) * 36 * (size_t)c * (size_t)k);
     if (!w->g8 || !w->bias || (keep_u && !w->u)) {
         ttl_wino_free(w);

@@ -16,7 +16,8 @@ typedef struct ttl_wino ttl_wino;
 
 /// A Winograd convolution for these shapes, or NULL when it does not apply (not AVX2 + FMA,
 /// channels not multiples of 8 and 16, an activation the epilogue lacks, too few tiles to
-/// occupy `threads` (0: the engine's team), or `TTL_WINOGRAD=0`). Weights [K, C, 3, 3] row-major; `scales`
+/// occupy `threads` (0: the engine's team), or `TTL_WINOGRAD=0`;
+/// `TTL_WINOGRAD=panels` makes U per panel of output channels even where it would be kept). Weights [K, C, 3, 3] row-major; `scales`
 /// (NULL or [K]) multiply them; `bias` NULL or [K].
 ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow, int64_t pad_top,
                           int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,

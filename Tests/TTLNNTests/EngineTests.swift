@@ -76,10 +76,21 @@ final class EngineTests: XCTestCase {
     /// ttl's Winograd F(4×4, 3×3) kernel (AVX2 machines, activations in nChw8c): partial
     /// tiles at the right and bottom edges, symmetric and asymmetric pads, bias or none, a
     /// folded batch norm, the residual sum and both activations of its epilogue.
+    /// Each case runs with the transformed weights kept and made per panel of 16 output
+    /// channels (`TTL_WINOGRAD=panels`, what layers above 256×256 channels do), in blocks of
+    /// tiles (16 output channels) and split by output channels (32: batch 1's schedule).
     func testWinogradConvolution() throws {
         let before = ComputeThreads.count
         ComputeThreads.count = 2  // with more threads than blocks of tiles, direct convolution is chosen
         defer { ComputeThreads.count = before }
+        for panels in [false, true] {
+            if panels { setenv("TTL_WINOGRAD", "panels", 1) }
+            defer { if panels { unsetenv("TTL_WINOGRAD") } }
+            try winogradCases(panels ? "panels" : "kept")
+        }
+    }
+
+    func winogradCases(_ mode: String) throws {
         let pads = [(Padding2D(1), "pad 1"), (Padding2D(top: 0, left: 2, bottom: 2, right: 0), "pads 0,2,2,0")]
         for (pad, padName) in pads {
             for (cIn, cOut, bias) in [(16, 16, false), (8, 32, true)] {
@@ -88,7 +99,7 @@ final class EngineTests: XCTestCase {
                 if bias { params.append(("b", random([cOut]))) }
                 let conv = Node("conv", Conv2DOp(Conv2DOptions(padding: pad)), inputs: ["s", "w"] + (bias ? ["b"] : []))
                 let m = try model([1, 3, 13, 11], [Node("s", Conv2DOp(Conv2DOptions()), inputs: ["x", "stem"]), conv], params)
-                let name = "winograd \(cIn)→\(cOut), \(padName), bias \(bias)"
+                let name = "winograd (\(mode)) \(cIn)→\(cOut), \(padName), bias \(bias)"
                 try check(m, random([3, 3, 13, 11]), name)
                 try assertWinograd(m, [3, 3, 13, 11], name)
             }
@@ -107,7 +118,7 @@ final class EngineTests: XCTestCase {
             Node("relu2", ActivationOp(.clip(min: 0, max: 6)), inputs: ["add"]),
         ]
         let block = try model([1, 3, 10, 10], nodes, params)
-        try check(block, random([4, 3, 10, 10]), "winograd residual block")
+        try check(block, random([4, 3, 10, 10]), "winograd (\(mode)) residual block")
         let kernels = try XCTUnwrap(block.prepare(["x": [4, 3, 10, 10]])).kernels
         if winogradApplies() { XCTAssertEqual(kernels.filter { $0.hasPrefix("ttl:winograd") }.count, 2, "\(kernels)") }
     }
@@ -115,7 +126,7 @@ final class EngineTests: XCTestCase {
     /// Whether this machine's oneDNN runs on AVX2 (with the nChw8c layout Winograd takes) and
     /// Winograd is not switched off.
     func winogradApplies() -> Bool {
-        OneDNN.isa.hasPrefix("avx2") && ProcessInfo.processInfo.environment["TTL_WINOGRAD"] != "0"
+        OneDNN.isa.hasPrefix("avx2") && getenv("TTL_WINOGRAD").map { String(cString: $0) } != "0"
     }
 
     func assertWinograd(_ m: Model, _ shape: Shape, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -107,12 +107,12 @@ final class InferencePlan: @unchecked Sendable {
                 t.withUnsafeBufferPointer { p in pointer(b).copyMemory(from: p.baseAddress!, byteCount: p.count * 4) }
             }
             let profiling = Profiler.isEnabled
-            for a in actions {
+            for (ai, a) in actions.enumerated() {
                 let started = profiling ? DispatchTime.now().uptimeNanoseconds : 0
                 switch a {
                 case let .step(step, label, _):
                     guard step.run() else { return .failure(.shape(node: label, op: "oneDNN", message: "the oneDNN primitive failed")) }
-                    if profiling { Profiler.record(label, DispatchTime.now().uptimeNanoseconds - started) }
+                    if profiling { Profiler.record("step \(ai): \(label) (\(step.implementation))", DispatchTime.now().uptimeNanoseconds - started) }
                 case let .swift(operation, label, args, outs):
                     let tensors = args.map { arg -> Tensor in
                         switch arg {
@@ -126,7 +126,7 @@ final class InferencePlan: @unchecked Sendable {
                     for (o, t) in zip(outs, r.outputs) {
                         t.withUnsafeBufferPointer { p in pointer(o.buffer).copyMemory(from: p.baseAddress!, byteCount: p.count * 4) }
                     }
-                    if profiling { Profiler.record(label, DispatchTime.now().uptimeNanoseconds - started) }
+                    if profiling { Profiler.record("step \(ai): \(label) (Swift)", DispatchTime.now().uptimeNanoseconds - started) }
                 }
             }
             var out: [String: Tensor] = [:]
