@@ -38,6 +38,38 @@ final class TorchReaderTests: XCTestCase {
     func testTensorsZip() throws { try checkTensors("tensors.pth", format: .torchZip) }
     func testTensorsZIP64() throws { try checkTensors("tensors_zip64.pth", format: .torchZip) }
     func testTensorsLegacy() throws { try checkTensors("tensors_legacy.pth", format: .torchLegacy) }
+    /// Read from the mapped file, whose pages are handed back as tensors are copied out (shared
+    /// storages and views included), every tensor equals the one read from the bytes in memory.
+    func testMappedReadWithEvictionEqualsTheBytesInMemory() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path)
+            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        for f in files {
+            let mapped = try TorchReader.read(contentsOf: Self.fixture(f))
+            let inMemory = try TorchReader.read(try Data(contentsOf: Self.fixture(f)), file: f)
+            XCTAssertEqual(mapped.tree.paths, inMemory.tree.paths, f)
+            XCTAssertEqual(mapped.format, inMemory.format, f)
+            for p in inMemory.tree.paths {
+                XCTAssertTrue(mapped.tree.tensor(p)!.bitwiseEqual(inMemory.tree.tensor(p)!), "\(f): \(p)")
+            }
+        }
+    }
+
+    /// Evicted pages of a mapping read the file again.
+    func testEvictedPagesReadTheFileAgain() throws {
+        let url = Self.fixture("resnet_basic.pth")
+        let bytes = try Bytes.mapping(url)
+        let expected = try Data(contentsOf: url)
+        XCTAssertTrue(bytes.data == expected)
+        bytes.evict(bytes.data)
+        bytes.evict(bytes.data[bytes.data.startIndex + 5000 ..< bytes.data.startIndex + 9000])
+        XCTAssertTrue(bytes.data == expected)
+        // Bytes in memory (not a mapping made by Bytes.mapping) are left alone.
+        let plain = Bytes(Data(expected))
+        plain.evict(plain.data)
+        XCTAssertTrue(plain.data == expected)
+    }
+
     func testTensorsSafetensors() throws {
         try checkTensors("tensors.safetensors", format: .safetensors)
         XCTAssertEqual(try TorchReader.read(contentsOf: Self.fixture("tensors.safetensors")).metadata, ["note": "contiguous copies"])
