@@ -64,11 +64,14 @@ enum StorageType: String, Equatable {
     }
 }
 
-/// A storage named by a persistent id: its record key, element type and element count.
+/// A storage named by a persistent id: its record key, element type and element count; for a
+/// storage view of the legacy format, the element of the record it starts at (`count` is then
+/// the view's size).
 struct StorageRef: Equatable {
     var key: String
     var type: StorageType
     var count: Int
+    var viewOffset = 0
 }
 
 /// A tensor as `_rebuild_tensor_v2` describes it: a view of a storage. Nothing is read or

@@ -130,17 +130,33 @@ public enum TorchReader {
         if case let .dict(d) = sysInfo, case let .bool(little)? = d[.string("little_endian")], !little {
             throw TorchImportError(file: file, .unknownFormat("a big-endian checkpoint"))
         }
-        // Persistent ids: ('storage', storage_type, key, location, numel, view_metadata).
+        // Persistent ids: ('storage', storage_type, key, location, numel, view_metadata), where
+        // view_metadata is None or, from PyTorch before 1.0, (view_key, offset, size) in elements:
+        // the view is elements offset ..< offset + size of storage `key`.
+        var views: [String: StorageRef] = [:]
         let reader = PickleReader(all, file: file) { pid, offset throws(TorchImportError) in
             guard case let .tuple(t, _) = pid, t.count == 6, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
                   case let .string(key) = t[2], case .string = t[3], case let .int(count) = t[4], count >= 0 else {
                 throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id is not ('storage', type, key, location, numel, view)"))
             }
-            guard case .none = t[5] else { throw TorchImportError(file: file, .pickle(offset: offset, problem: "storage views of the oldest format are not supported")) }
             let s = StorageRef(key: key, type: type, count: count)
             if let old = storages[key], old != s { throw TorchImportError(file: file, .storage(key: key, problem: "named twice with different types or sizes")) }
             storages[key] = s
-            return .storage(s)
+            if case .none = t[5] { return .storage(s) }
+            guard case let .tuple(v, _) = t[5], v.count == 3, case let .string(viewKey) = v[0], case let .int(start) = v[1], case let .int(size) = v[2],
+                  start >= 0, size >= 0 else {
+                throw TorchImportError(file: file, .pickle(offset: offset, problem: "storage view is not (key, offset, size) with offset and size ≥ 0"))
+            }
+            let (end, overflow) = start.addingReportingOverflow(size)
+            guard !overflow, end <= count else {
+                throw TorchImportError(file: file, .storage(key: key, problem: "view '\(viewKey)' (elements \(start) ..< \(overflow ? "past 2^63" : String(end))) reaches past the storage's \(count) elements"))
+            }
+            let view = StorageRef(key: key, type: type, count: size, viewOffset: start)
+            if let old = views[viewKey], old != view {
+                throw TorchImportError(file: file, .storage(key: key, problem: "view '\(viewKey)' named twice with different storages, offsets or sizes"))
+            }
+            views[viewKey] = view
+            return .storage(view)
         }
         let (root, p4) = try reader.read(from: p3)
         let (keyList, p5) = try plain.read(from: p4)
@@ -167,7 +183,12 @@ public enum TorchReader {
         }
         return try stateDict(root, format: .torchLegacy, file: file, fileSize: bytes.count) { s throws(TorchImportError) in
             guard let r = records[s.key] else { throw TorchImportError(file: file, .storage(key: s.key, problem: "no data after the pickle")) }
-            return r
+            let size = s.type.elementSize
+            // A view's bounds were checked against the storage's element count, which its record holds.
+            guard s.viewOffset <= r.count / size, s.count <= r.count / size - s.viewOffset else {
+                throw TorchImportError(file: file, .storage(key: s.key, problem: "view past the storage's \(r.count) bytes"))
+            }
+            return r[r.startIndex + s.viewOffset * size ..< r.startIndex + (s.viewOffset + s.count) * size]
         } release: { bytes.evict($0) }
     }
 
