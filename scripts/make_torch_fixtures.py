@@ -17,6 +17,10 @@ format names storages by memory address; their contents do not).
                       (_checkpoint.pth: 'module.'-prefixed model_state_dict beside epoch and SGD
                       optimizer state).
   resnext_tiny.*      bottlenecks [1,1,1,1], base width 8, 2 groups of width 16, 3 classes.
+  storage_views_legacy.pth  the legacy format with storage views, as PyTorch before 1.0 wrote
+                      them (a view's root key, offset and size in the persistent id): views of
+                      a float32 and a float16 storage, a tensor offset inside a view, the root
+                      itself, a view named twice; the values torch.load reads in storage_views/<key>.npy.
   tensors*.pth        (zip, ZIP64 copy, legacy) assorted tensors: float16/bfloat16/float64, a 0-d tensor, a transposed, a
                       strided, an expanded (stride 0) tensor, two views of one storage, an int64
                       num_batches_tracked, an nn.Parameter, a tensor with a Python attribute;
@@ -211,6 +215,7 @@ with open(path("arch_keys.json"), "w") as f:
     json.dump(keys, f, separators=(",", ":"))
 
 
+
 # ---- bad inputs ---------------------------------------------------------------------------------
 def torch_zip(name, pickle_bytes, records=(), compress_pickle=False, duplicate=None):
     """A zip laid out as torch.save lays it out: archive/data.pkl, data/<key>, byteorder, version
@@ -257,6 +262,58 @@ def torch_pickle(obj):
     buf = io.BytesIO()
     TorchPickler(buf, protocol=2).dump(obj)
     return buf.getvalue()
+
+
+# ---- legacy storage views -----------------------------------------------------------------------
+# torch.save no longer writes views (its _legacy_save always passes view_metadata None), so the
+# file is written here in the format's layout (torch/serialization.py, _legacy_save and, for the
+# views, PyTorch 0.4's persistent_id: view_metadata = (view_key, offset, view_size) in elements),
+# and torch.load reads the expected values from it.
+class LegacyStorage:
+    def __init__(self, key, cls, numel, view=None):
+        self.key, self.cls, self.numel, self.view = key, cls, numel, view
+
+
+class LegacyPickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, LegacyStorage):
+            return ("storage", obj.cls, obj.key, "cpu", obj.numel, obj.view)
+        return None
+
+
+def legacy_file(file, obj, storages):
+    """Magic number, protocol 1001, sys_info, the object's pickle, the sorted storage keys, then
+    each storage as its int64 element count and its bytes."""
+    buf = io.BytesIO()
+    for header in [0x1950A86A20F9469CFC6C, 1001,
+                   {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}]:
+        pickle.dump(header, buf, protocol=2)
+    LegacyPickler(buf, protocol=2).dump(obj)
+    keys = sorted(storages)
+    pickle.dump(keys, buf, protocol=2)
+    for key in keys:
+        numel, data = storages[key]
+        buf.write(struct.pack("<q", numel) + data)
+    with open(file, "wb") as f:
+        f.write(buf.getvalue())
+
+
+view_root = torch.randn(12, generator=torch.Generator().manual_seed(5))
+view_half = torch.randn(8, generator=torch.Generator().manual_seed(6)).half()
+F32, F16 = torch.FloatStorage, torch.HalfStorage
+legacy_file(path("storage_views_legacy.pth"), collections.OrderedDict([
+    ("a.view", FakeTensor(LegacyStorage("0", F32, 12, ("10", 2, 6)), 0, [2, 3], [3, 1])),
+    ("b.offset_in_view", FakeTensor(LegacyStorage("0", F32, 12, ("11", 8, 4)), 1, [3], [1])),
+    ("c.root", FakeTensor(LegacyStorage("0", F32, 12), 0, [12], [1])),
+    ("d.half_view", FakeTensor(LegacyStorage("1", F16, 8, ("12", 3, 4)), 0, [2, 2], [1, 2])),
+    ("e.view_again", FakeTensor(LegacyStorage("0", F32, 12, ("10", 2, 6)), 4, [2], [1])),
+]), {"0": (12, view_root.numpy().tobytes()), "1": (8, view_half.numpy().tobytes())})
+views = torch.load(path("storage_views_legacy.pth"), weights_only=True)
+assert torch.equal(views["a.view"], view_root[2:8].view(2, 3)) and torch.equal(views["b.offset_in_view"], view_root[9:12])
+assert torch.equal(views["d.half_view"], view_half[3:7].view(2, 2).t())
+os.makedirs(path("storage_views"), exist_ok=True)
+for k, v in views.items():
+    npy(os.path.join("storage_views", k + ".npy"), v)
 
 
 class System:
@@ -313,6 +370,15 @@ with open(path("resnet_basic_legacy.pth"), "rb") as f:
 with open(path("bad", "truncated_legacy.pth"), "wb") as f:
     f.write(whole[:-100])
 BAD["truncated_legacy.pth"] = "storage"
+# A view reaching past its root storage (torch.load slices it short without a word), and one
+# view key given two different offsets (torch.load keeps the first).
+legacy_file(path("bad", "legacy_view_past_storage.pth"),
+            {"w": FakeTensor(LegacyStorage("0", F32, 6, ("10", 4, 4)), 0, [4], [1])}, {"0": (6, floats6)})
+BAD["legacy_view_past_storage.pth"] = "storage"
+legacy_file(path("bad", "legacy_view_redefined.pth"),
+            {"w": FakeTensor(LegacyStorage("0", F32, 6, ("10", 0, 2)), 0, [2], [1]),
+             "x": FakeTensor(LegacyStorage("0", F32, 6, ("10", 2, 2)), 0, [2], [1])}, {"0": (6, floats6)})
+BAD["legacy_view_redefined.pth"] = "storage"
 
 
 def safetensors_file(name, header, data, claimed=None):

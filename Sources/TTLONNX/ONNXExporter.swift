@@ -16,16 +16,73 @@ public enum ONNXExporter {
 
     /// The model as an ONNX ModelProto's bytes. Throws for an operation ONNX cannot express.
     public static func serialize(_ model: Model, file: String = "<memory>") throws(ONNXError) -> Data {
-        let proto = try modelProto(model, file: file)
+        let parts = try modelParts(model, file: file)
+        var sink = DataSink()
+        do { try stream(parts, to: &sink) } catch { throw ONNXError(file: file, .cannotWrite("\(error)")) }
+        return sink.data
+    }
+
+    /// The same bytes as ``serialize(_:file:)`` (and, with `externalData`, as ``write(_:to:externalDataThreshold:)``
+    /// writes past its threshold: the model and the data file), built the plain way: the whole
+    /// ModelProto with every weight copied into it, serialized by swift-protobuf. The reference
+    /// the streamed writer is tested against.
+    static func serializeMessage(_ model: Model, file: String = "<memory>", externalData location: String? = nil) throws(ONNXError) -> (model: Data, data: Data) {
+        var proto = try modelProto(model, file: file)
+        var blob = Data()
+        if let location {
+            for i in proto.graph.initializer.indices where proto.graph.initializer[i].hasRawData {
+                let bytes = proto.graph.initializer[i].rawData
+                proto.graph.initializer[i].clearRawData()
+                proto.graph.initializer[i].dataLocation = .external
+                proto.graph.initializer[i].externalData = [("location", location), ("offset", String(blob.count)),
+                                                           ("length", String(bytes.count))].map { k, v in
+                    var e = Onnx_StringStringEntryProto()
+                    e.key = k
+                    e.value = v
+                    return e
+                }
+                blob.append(bytes)
+            }
+        }
         do {
-            return try proto.serializedData()
+            return (try proto.serializedData(), blob)
         } catch {
             throw ONNXError(file: file, .cannotWrite("\(error)"))
         }
     }
 
+    /// One of the graph's initializers: a weight, written from its tensor's buffer, or a small
+    /// constant already built as a message.
+    enum Initializer {
+        /// float32 data, `[dims…]` of the tensor.
+        case float(name: String, tensor: Tensor)
+        case message(Onnx_TensorProto)
+
+        /// The whole TensorProto, the data copied into it.
+        var proto: Onnx_TensorProto {
+            switch self {
+            case let .float(name, tensor): tensorProto(tensor, name: name)
+            case let .message(p): p
+            }
+        }
+    }
+
+    /// A ModelProto taken apart where the weights go: the model with every graph field but its
+    /// initializers, and the initializers in the order they are written.
+    struct ModelParts {
+        var model: Onnx_ModelProto
+        var initializers: [Initializer]
+    }
+
     /// The model as an ONNX ModelProto, every weight inline.
     static func modelProto(_ model: Model, file: String) throws(ONNXError) -> Onnx_ModelProto {
+        let parts = try modelParts(model, file: file)
+        var proto = parts.model
+        proto.graph.initializer = parts.initializers.map(\.proto)
+        return proto
+    }
+
+    static func modelParts(_ model: Model, file: String) throws(ONNXError) -> ModelParts {
         var proto = Onnx_ModelProto()
         proto.irVersion = Int64(irVersion)
         proto.producerName = "ttl"
@@ -50,14 +107,12 @@ public enum ONNXExporter {
         } catch {
             throw ONNXError(file: file, .graph(error))
         }
-        for (path, entry) in model.parameters.entriesInOrder {
-            g.initializer.append(tensorProto(entry.tensor, name: path))
-        }
-        var extra: [Onnx_TensorProto] = []
+        var initializers = model.parameters.entriesInOrder.map { path, entry in Initializer.float(name: path, tensor: entry.tensor) }
+        var extra: [Initializer] = []
         for n in model.nodes {
             g.node.append(contentsOf: try nodeProtos(n, extra: &extra, file: file))
         }
-        g.initializer.append(contentsOf: extra)
+        initializers.append(contentsOf: extra)
         g.input = model.inputs.map { valueInfo($0.name, $0.dimensions) }
         // A dynamic batch in the input is a dynamic batch in the outputs (`first` of `[Int?]` is
         // an `Int??`: flatten it before asking whether the batch is fixed).
@@ -67,7 +122,89 @@ public enum ONNXExporter {
             return valueInfo(o, s ?? [])
         }
         proto.graph = g
-        return proto
+        return ModelParts(model: proto, initializers: initializers)
+    }
+
+    /// Writes `parts` as swift-protobuf would serialize the whole message, byte for byte, without
+    /// building it: fields in number order, each weight's `raw_data` (TensorProto field 9) from
+    /// the tensor's own memory. With `externalData`, float initializers name their bytes in that
+    /// file instead (``writeExternalData(_:to:)`` writes it: each tensor's bytes, in order).
+    static func stream<S: ProtobufSink>(_ parts: ModelParts, to sink: inout S, externalData: String? = nil) throws {
+        // ModelProto: fields 1–6, graph (7), then opset_import (8) and metadata_props (14).
+        var head = parts.model
+        head.clearGraph()
+        head.opsetImport = []
+        head.metadataProps = []
+        var tail = Onnx_ModelProto()
+        tail.opsetImport = parts.model.opsetImport
+        tail.metadataProps = parts.model.metadataProps
+        // GraphProto: node (1) and name (2), initializer (5), then doc_string (10) onwards.
+        var graphHead = Onnx_GraphProto()
+        graphHead.node = parts.model.graph.node
+        if parts.model.graph.hasName { graphHead.name = parts.model.graph.name }
+        var graphTail = parts.model.graph
+        graphTail.node = []
+        graphTail.clearName()
+        graphTail.initializer = []
+
+        // Each initializer as (the TensorProto's bytes before raw_data, the tensor whose bytes follow).
+        var initializers: [(Data, Tensor?)] = []
+        var offset = 0
+        for i in parts.initializers {
+            switch i {
+            case let .float(name, tensor):
+                var p = Onnx_TensorProto()
+                p.name = name
+                p.dims = tensor.shape.dimensions.map { Int64($0) }
+                p.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+                if let externalData {
+                    let length = tensor.shape.count * 4
+                    p.dataLocation = .external
+                    p.externalData = [("location", externalData), ("offset", String(offset)), ("length", String(length))].map { k, v in
+                        var e = Onnx_StringStringEntryProto()
+                        e.key = k
+                        e.value = v
+                        return e
+                    }
+                    offset += length
+                    initializers.append((try p.serializedData(), nil))
+                } else {
+                    // Fields 1, 2 and 8 here; raw_data (9) is the last field such a TensorProto has.
+                    initializers.append((try p.serializedData(), tensor))
+                }
+            case let .message(p):
+                initializers.append((try p.serializedData(), nil))
+            }
+        }
+        func payloadSize(_ i: (Data, Tensor?)) -> Int {
+            i.0.count + (i.1.map { ProtobufWire.fieldSize(9, length: $0.shape.count * 4) } ?? 0)
+        }
+        let headBytes = try head.serializedData(), tailBytes = try tail.serializedData()
+        let graphHeadBytes = try graphHead.serializedData(), graphTailBytes = try graphTail.serializedData()
+        var graphSize = graphHeadBytes.count + graphTailBytes.count
+        for i in initializers { graphSize += ProtobufWire.fieldSize(5, length: payloadSize(i)) }
+
+        try sink.write(headBytes)
+        try sink.writeFieldHeader(7, length: graphSize)
+        try sink.write(graphHeadBytes)
+        for i in initializers {
+            try sink.writeFieldHeader(5, length: payloadSize(i))
+            try sink.write(i.0)
+            if let tensor = i.1 {
+                try sink.writeFieldHeader(9, length: tensor.shape.count * 4)
+                // float32 little-endian, the machine's own layout: written as it lies in memory.
+                try tensor.withUnsafeBufferPointer { try sink.write(UnsafeRawBufferPointer($0)) }
+            }
+        }
+        try sink.write(graphTailBytes)
+        try sink.write(tailBytes)
+    }
+
+    /// The external data file of ``stream(_:to:externalData:)``: every float initializer's bytes, in order.
+    static func writeExternalData<S: ProtobufSink>(_ parts: ModelParts, to sink: inout S) throws {
+        for case let .float(_, tensor) in parts.initializers {
+            try tensor.withUnsafeBufferPointer { try sink.write(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     /// Protobuf messages cannot exceed 2 GiB: past this many bytes of weights they go to a
@@ -76,35 +213,42 @@ public enum ONNXExporter {
 
     /// Writes the model to `url` through a temporary file in the same folder, renamed into place;
     /// weights past `externalDataThreshold` bytes go to `url.data` beside it (written the same way, first).
+    /// The file is streamed: no copy of the weights is made (see ``stream(_:to:externalData:)``).
     public static func write(_ model: Model, to url: URL, externalDataThreshold: Int = externalDataThreshold) throws(ONNXError) {
+        let parts = try modelParts(model, file: url.path)
         do {
             if model.parameters.scalarCount() * 4 > externalDataThreshold {
                 let dataURL = url.appendingPathExtension("data")
-                // Moved out before anything is serialized: protobuf messages stop at 2 GiB.
-                var proto = try modelProto(model, file: url.path)
-                var blob = Data()
-                for i in proto.graph.initializer.indices where proto.graph.initializer[i].hasRawData {
-                    let bytes = proto.graph.initializer[i].rawData
-                    proto.graph.initializer[i].clearRawData()
-                    proto.graph.initializer[i].dataLocation = .external
-                    proto.graph.initializer[i].externalData = [("location", dataURL.lastPathComponent), ("offset", String(blob.count)),
-                                                               ("length", String(bytes.count))].map { k, v in
-                        var e = Onnx_StringStringEntryProto()
-                        e.key = k
-                        e.value = v
-                        return e
-                    }
-                    blob.append(bytes)
-                }
-                try blob.write(to: dataURL, options: .atomic)
-                try proto.serializedData().write(to: url, options: .atomic)
+                try writeThroughTemporary(dataURL) { sink in try writeExternalData(parts, to: &sink) }
+                try writeThroughTemporary(url) { sink in try stream(parts, to: &sink, externalData: dataURL.lastPathComponent) }
             } else {
-                try serialize(model, file: url.path).write(to: url, options: .atomic)
+                try writeThroughTemporary(url) { sink in try stream(parts, to: &sink) }
             }
         } catch let error as ONNXError {
             throw error
+        } catch let error as POSIXFailure {
+            throw ONNXError(file: url.path, .cannotWrite(error.description))
         } catch {
-            throw ONNXError(file: url.path, .cannotWrite(error.localizedDescription))
+            throw ONNXError(file: url.path, .cannotWrite("\(error)"))
+        }
+    }
+
+    /// Writes `url` as `.NAME.PID.tmp` beside it, renamed into place when `body` succeeds and removed when it fails.
+    static func writeThroughTemporary(_ url: URL, _ body: (inout FileSink) throws -> Void) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
+        var sink = try FileSink(creating: temporary)
+        do {
+            try body(&sink)
+            try sink.close()
+        } catch {
+            try? sink.close()
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, url.path) == 0 else {
+            let failure = POSIXFailure(path: url.path, operation: "rename")
+            unlink(temporary)
+            throw failure
         }
     }
 
@@ -175,7 +319,7 @@ public enum ONNXExporter {
     }
 
     /// The ONNX node(s) of one ttl node; constants it needs go to `extra` initializers.
-    static func nodeProtos(_ n: Node, extra: inout [Onnx_TensorProto], file: String) throws(ONNXError) -> [Onnx_NodeProto] {
+    static func nodeProtos(_ n: Node, extra: inout [Initializer], file: String) throws(ONNXError) -> [Onnx_NodeProto] {
         var p = Onnx_NodeProto()
         p.name = n.name
         p.input = n.inputs
@@ -204,8 +348,8 @@ public enum ONNXExporter {
             case let .clip(lo, hi):
                 p.opType = "Clip"
                 let (minName, maxName) = (n.name + "/min", n.name + "/max")
-                extra.append(tensorProto(Tensor(shape: [], scalars: [lo]), name: minName))
-                extra.append(tensorProto(Tensor(shape: [], scalars: [hi]), name: maxName))
+                extra.append(.float(name: minName, tensor: Tensor(shape: [], scalars: [lo])))
+                extra.append(.float(name: maxName, tensor: Tensor(shape: [], scalars: [hi])))
                 p.input = [n.inputs[0], minName, maxName]
             }
         case let pool as MaxPoolOp:
@@ -222,8 +366,8 @@ public enum ONNXExporter {
             p.opType = "Pad"
             let q = pad.padding
             let (padsName, valueName) = (n.name + "/pads", n.name + "/value")
-            extra.append(int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName))
-            extra.append(tensorProto(Tensor(shape: [], scalars: [pad.value]), name: valueName))
+            extra.append(.message(int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName)))
+            extra.append(.float(name: valueName, tensor: Tensor(shape: [], scalars: [pad.value])))
             p.input = [n.inputs[0], padsName, valueName]
         case let b as BinaryOp:
             p.opType = b.type
@@ -241,7 +385,7 @@ public enum ONNXExporter {
         case let r as ReshapeOp:
             p.opType = "Reshape"
             let shapeName = n.name + "/shape"
-            extra.append(int64Tensor(r.target, name: shapeName))
+            extra.append(.message(int64Tensor(r.target, name: shapeName)))
             p.input = [n.inputs[0], shapeName]
         case let f as FlattenOp:
             p.opType = "Flatten"

@@ -20,22 +20,21 @@ public enum ONNXImporter {
 
     /// Reads an ONNX model file (external data is resolved beside it).
     public static func load(contentsOf url: URL) throws(ONNXError) -> Model {
+        // Parse the structure without the weights' bytes, then read each weight once from the
+        // file into its tensor: peak memory is the weights, not the file and the weights.
+        if let file = try? ReadOnlyFile(path: url.path), let (stripped, spans) = try? WireScanner.stripInitializerData(file), !spans.isEmpty {
+            return try load(stripped, file: url.path, directory: url.deletingLastPathComponent(),
+                            rawData: RawDataSource(byteCount: { spans[$0]?.count }, read: { index, buffer in
+                                guard let span = spans[index], span.count == buffer.count else { throw ReadOnlyFile.Failure(message: "no raw data") }
+                                try file.read(at: span.lowerBound, into: buffer)
+                            }))
+        }
+        // A file the scanner cannot walk: swift-protobuf parses the whole of it (and says what is wrong).
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw ONNXError(file: url.path, .unreadable(error.localizedDescription))
         }
-        // Parse the structure without the weights' bytes, then read each weight once from the
-        // file: peak memory is the weights plus the largest tensor, not the file twice.
-        guard let (stripped, spans) = try? WireScanner.stripInitializerData(data), !spans.isEmpty,
-              let handle = try? FileHandle(forReadingFrom: url) else {
-            return try load(data, file: url.path, directory: url.deletingLastPathComponent())
-        }
-        defer { try? handle.close() }
-        return try load(stripped, file: url.path, directory: url.deletingLastPathComponent()) { index -> Data? in
-            guard let span = spans[index] else { return nil }
-            try? handle.seek(toOffset: UInt64(span.lowerBound))
-            return try? handle.read(upToCount: span.count) ?? Data()
-        }
+        return try load(data, file: url.path, directory: url.deletingLastPathComponent())
     }
 
     static func explain(_ error: Error) -> String {
@@ -64,8 +63,8 @@ public enum ONNXImporter {
         try load(data, file: file, directory: directory, rawData: nil)
     }
 
-    /// `rawData(i)` supplies the raw data of initializer `i` when `data` was stripped of it.
-    static func load(_ data: Data, file: String, directory: URL?, rawData: ((Int) -> Data?)?) throws(ONNXError) -> Model {
+    /// `rawData` supplies the raw data of the initializers `data` was stripped of.
+    static func load(_ data: Data, file: String, directory: URL?, rawData: RawDataSource?) throws(ONNXError) -> Model {
         guard !data.isEmpty else { throw ONNXError(file: file, .empty) }
         var proto: Onnx_ModelProto
         do {
@@ -120,7 +119,7 @@ struct GraphConverter {
     var parameterPaths: [String: String] = [:]
     var unsupported: [ONNXError.UnsupportedOperator] = []
     /// Supplies initializers' raw data read lazily from the file (see `WireScanner`).
-    var rawData: ((Int) -> Data?)?
+    var rawData: RawDataSource?
     /// Outputs of unsupported nodes: nodes reading them are skipped, not reported as broken.
     var unavailable = Set<String>()
 
@@ -143,8 +142,16 @@ struct GraphConverter {
     mutating func convert(_ g: inout Onnx_GraphProto) throws(ONNXError) -> Model {
         let initializerNames = g.initializer.map(\.name)
         for i in g.initializer.indices {
-            if let bytes = rawData?(i) { g.initializer[i].rawData = bytes }
-            constants[g.initializer[i].name] = try decoder.decode(g.initializer[i])
+            if let rawData, let count = rawData.byteCount(i) {
+                // Read from the file straight into the constant (a float32 tensor's own buffer).
+                constants[g.initializer[i].name] = try decoder.decode(g.initializer[i], rawByteCount: count) { buffer throws(ONNXError) in
+                    do { try rawData.read(i, buffer) } catch {
+                        throw ONNXError(file: file, .tensor(name: g.initializer[i].name, problem: "raw data cannot be read: \(error)"))
+                    }
+                }
+            } else {
+                constants[g.initializer[i].name] = try decoder.decode(g.initializer[i])
+            }
             g.initializer[i].rawData = Data()  // keep one copy of the weights, not two
         }
         var inputs: [InputSpec] = []
@@ -218,6 +225,13 @@ struct GraphConverter {
         }
         return InputSpec(name: i.name, dimensions: dims)
     }
+}
+
+/// The raw data of initializers that the parsed bytes were stripped of: how many bytes
+/// initializer `i` has (nil: none were stripped), and reading them into a buffer of that size.
+struct RawDataSource {
+    var byteCount: (Int) -> Int?
+    var read: (Int, UnsafeMutableRawBufferPointer) throws -> Void
 }
 
 /// A node ttl cannot convert, collected so that all of them are reported at once.

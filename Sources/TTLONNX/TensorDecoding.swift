@@ -49,6 +49,13 @@ struct TensorDecoder {
     func fail(_ name: String, _ problem: String) -> ONNXError { ONNXError(file: file, .tensor(name: name, problem: problem)) }
 
     mutating func decode(_ t: Onnx_TensorProto) throws(ONNXError) -> ONNXConstant {
+        try decode(t, rawByteCount: nil) { _ throws(ONNXError) in }
+    }
+
+    /// Decodes `t`; with `rawByteCount`, its raw data was stripped: that many bytes, which `fill`
+    /// writes into a buffer of that size (for float32, the tensor's own) once the sizes are checked.
+    mutating func decode(_ t: Onnx_TensorProto, rawByteCount: Int?,
+                         fill: (UnsafeMutableRawBufferPointer) throws(ONNXError) -> Void) throws(ONNXError) -> ONNXConstant {
         let name = t.name
         let shape: Shape
         do {
@@ -66,44 +73,38 @@ struct TensorDecoder {
         case .int8, .uint8, .bool: elementSize = 1
         default: throw fail(name, "data type \(type) (\(t.dataType)) is not supported")
         }
-        let bytes: Data?
-        if t.dataLocation == .external {
-            bytes = try external(t, expected: count * elementSize)
-        } else if t.hasRawData {
-            bytes = t.rawData
-        } else {
-            bytes = nil
+        let (need, overflow) = count.multipliedReportingOverflow(by: elementSize)
+        guard !overflow else { throw fail(name, "dims \(shape) of \(type) need more than 2^63 bytes") }
+        func checkSize(_ n: Int) throws(ONNXError) {
+            guard n == need else { throw fail(name, "raw data has \(n) bytes, dims \(shape) of \(type) need \(need)") }
         }
-        if let bytes {
-            guard bytes.count == count * elementSize else {
-                throw fail(name, "raw data has \(bytes.count) bytes, dims \(shape) of \(type) need \(count * elementSize)")
-            }
-            return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> ONNXConstant in
-                func load<T: FixedWidthInteger>(_ i: Int, _: T.Type) -> T {
-                    T(littleEndian: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+        if t.dataLocation == .external {
+            let bytes = try external(t, expected: need)
+            try checkSize(bytes.count)
+            return bytes.withUnsafeBytes { Self.convert($0, type: type, shape: shape) }
+        }
+        if let rawByteCount {
+            try checkSize(rawByteCount)
+            var failure: ONNXError?
+            if type == .float {
+                // Little-endian float32 is the machine's own layout: read straight into the tensor.
+                let tensor = Tensor(uninitialized: shape) { out in
+                    do throws(ONNXError) { try fill(UnsafeMutableRawBufferPointer(out)) } catch { failure = error }
                 }
-                switch type {
-                case .float:
-                    // Little-endian float32 is the machine's own layout on every platform Swift targets here.
-                    return .float(Tensor(uninitialized: shape) { out in
-                        if let base = out.baseAddress, count > 0 { UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
-                    })
-                case .double:
-                    return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(Double(bitPattern: load(i, UInt64.self))) } })
-                case .float16:
-                    return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(Float16(bitPattern: load(i, UInt16.self))) } })
-                case .bfloat16:
-                    return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(bitPattern: UInt32(load(i, UInt16.self)) << 16) } })
-                case .int64: return .integers((0 ..< count).map { Int(Int64(bitPattern: load($0, UInt64.self))) }, shape)
-                case .uint64: return .integers((0 ..< count).map { Int(truncatingIfNeeded: load($0, UInt64.self)) }, shape)
-                case .int32: return .integers((0 ..< count).map { Int(Int32(bitPattern: load($0, UInt32.self))) }, shape)
-                case .uint32: return .integers((0 ..< count).map { Int(load($0, UInt32.self)) }, shape)
-                case .int16: return .integers((0 ..< count).map { Int(Int16(bitPattern: load($0, UInt16.self))) }, shape)
-                case .uint16: return .integers((0 ..< count).map { Int(load($0, UInt16.self)) }, shape)
-                case .int8: return .integers((0 ..< count).map { Int(Int8(bitPattern: raw[$0])) }, shape)
-                default: return .integers((0 ..< count).map { Int(raw[$0]) }, shape)
-                }
+                if let failure { throw failure }
+                return .float(tensor)
             }
+            var bytes = [UInt8](repeating: 0, count: need)
+            bytes.withUnsafeMutableBytes { buffer in
+                do throws(ONNXError) { try fill(buffer) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return bytes.withUnsafeBytes { Self.convert($0, type: type, shape: shape) }
+        }
+        if t.hasRawData {
+            let bytes = t.rawData
+            try checkSize(bytes.count)
+            return bytes.withUnsafeBytes { Self.convert($0, type: type, shape: shape) }
         }
         // Typed fields (the spec's packing rules: int32_data holds all ≤32-bit integers and float16 bits).
         func check(_ n: Int) throws(ONNXError) {
@@ -131,6 +132,37 @@ struct TensorDecoder {
         default:
             try check(t.int32Data.count)
             return .integers(t.int32Data.map { Int($0) }, shape)
+        }
+    }
+
+    /// Raw little-endian bytes (already checked to hold `shape.count` elements of `type`) as a constant.
+    static func convert(_ raw: UnsafeRawBufferPointer, type: Onnx_TensorProto.DataType, shape: Shape) -> ONNXConstant {
+        let count = shape.count
+        func load<T: FixedWidthInteger>(_ i: Int, _: T.Type) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+        }
+        switch type {
+        case .float:
+            // Little-endian float32 is the machine's own layout on every platform Swift targets here.
+            return .float(Tensor(uninitialized: shape) { out in
+                if let base = out.baseAddress, let source = raw.baseAddress, count > 0 {
+                    UnsafeMutableRawPointer(base).copyMemory(from: source, byteCount: count * 4)
+                }
+            })
+        case .double:
+            return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(Double(bitPattern: load(i, UInt64.self))) } })
+        case .float16:
+            return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(Float16(bitPattern: load(i, UInt16.self))) } })
+        case .bfloat16:
+            return .float(Tensor(uninitialized: shape) { out in for i in 0 ..< count { out[i] = Float(bitPattern: UInt32(load(i, UInt16.self)) << 16) } })
+        case .int64: return .integers((0 ..< count).map { Int(Int64(bitPattern: load($0, UInt64.self))) }, shape)
+        case .uint64: return .integers((0 ..< count).map { Int(truncatingIfNeeded: load($0, UInt64.self)) }, shape)
+        case .int32: return .integers((0 ..< count).map { Int(Int32(bitPattern: load($0, UInt32.self))) }, shape)
+        case .uint32: return .integers((0 ..< count).map { Int(load($0, UInt32.self)) }, shape)
+        case .int16: return .integers((0 ..< count).map { Int(Int16(bitPattern: load($0, UInt16.self))) }, shape)
+        case .uint16: return .integers((0 ..< count).map { Int(load($0, UInt16.self)) }, shape)
+        case .int8: return .integers((0 ..< count).map { Int(Int8(bitPattern: raw[$0])) }, shape)
+        default: return .integers((0 ..< count).map { Int(raw[$0]) }, shape)
         }
     }
 

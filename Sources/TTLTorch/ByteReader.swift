@@ -6,8 +6,48 @@ import Foundation
 struct Bytes {
     let data: Data
     var count: Int { data.count }
+    /// The first byte of `data` when it is a private read-only mapping of a file made by
+    /// ``mapping(_:)``, whose pages ``evict(_:)`` may hand back; nil otherwise.
+    private let mappedBase: UnsafeRawPointer?
 
-    init(_ data: Data) { self.data = data }
+    init(_ data: Data) {
+        self.data = data
+        mappedBase = nil
+    }
+
+    private init(mapped data: Data, base: UnsafeRawPointer) {
+        self.data = data
+        mappedBase = base
+    }
+
+    /// The file at `path`, mapped private and read-only (unmapped when the last copy of the
+    /// data goes); read into memory when it cannot be mapped.
+    static func mapping(_ url: URL) throws -> Bytes {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { return Bytes(try Data(contentsOf: url)) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return Bytes(try Data(contentsOf: url)) }
+        let size = Int(info.st_size)
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return Bytes(try Data(contentsOf: url)) }
+        let data = Data(bytesNoCopy: p, count: size, deallocator: .custom { p, n in munmap(p, n) })
+        // Data may keep a few bytes inline (and unmap at once): evict only what is the mapping.
+        guard data.withUnsafeBytes({ $0.baseAddress }) == UnsafeRawPointer(p) else { return Bytes(data) }
+        return Bytes(mapped: data, base: UnsafeRawPointer(p))
+    }
+
+    /// Tells the kernel that the pages under `slice` (a slice of `data`) are not needed for now,
+    /// so that a tensor copied out of the file does not stay resident twice. Reading them again
+    /// is still correct: the mapping is of the file, never written, and refills from it.
+    func evict(_ slice: Data) {
+        guard let base = mappedBase, !slice.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (slice.startIndex - data.startIndex) / page * page
+        let end = min(data.count, slice.endIndex - data.startIndex)
+        guard start < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
 
     /// True when `length` bytes from `offset` lie inside the file (no overflow).
     func has(_ offset: Int, _ length: Int) -> Bool {

@@ -64,11 +64,14 @@ enum StorageType: String, Equatable {
     }
 }
 
-/// A storage named by a persistent id: its record key, element type and element count.
+/// A storage named by a persistent id: its record key, element type and element count; for a
+/// storage view of the legacy format, the element of the record it starts at (`count` is then
+/// the view's size).
 struct StorageRef: Equatable {
     var key: String
     var type: StorageType
     var count: Int
+    var viewOffset = 0
 }
 
 /// A tensor as `_rebuild_tensor_v2` describes it: a view of a storage. Nothing is read or
@@ -168,15 +171,20 @@ struct PickleReader {
         var longBytes = 16
     }
 
-    let bytes: [UInt8]
+    /// The bytes, indexed from 0 (often the whole mapped file: the reader touches only the pickle's part).
+    let bytes: Data
     let file: String
     var limits = Limits()
     let persistentLoad: (PickleValue, Int) throws(TorchImportError) -> PickleValue
 
-    init(_ bytes: [UInt8], file: String, persistentLoad: @escaping (PickleValue, Int) throws(TorchImportError) -> PickleValue) {
-        self.bytes = bytes
+    init(_ bytes: Data, file: String, persistentLoad: @escaping (PickleValue, Int) throws(TorchImportError) -> PickleValue) {
+        self.bytes = bytes.startIndex == 0 ? bytes : Data(bytes)
         self.file = file
         self.persistentLoad = persistentLoad
+    }
+
+    init(_ bytes: [UInt8], file: String, persistentLoad: @escaping (PickleValue, Int) throws(TorchImportError) -> PickleValue) {
+        self.init(Data(bytes), file: file, persistentLoad: persistentLoad)
     }
 
     /// Runs the pickle from `start` to its STOP; returns the value and the offset after STOP.
@@ -188,7 +196,7 @@ struct PickleReader {
         var pc = start
         var at = start
         func fail(_ m: String) -> TorchImportError { TorchImportError(file: file, .pickle(offset: at, problem: m)) }
-        func take(_ n: Int) throws(TorchImportError) -> ArraySlice<UInt8> {
+        func take(_ n: Int) throws(TorchImportError) -> Data {
             guard n >= 0, n <= bytes.count - pc else { throw fail("truncated: needs \(n) more bytes at byte \(pc), the pickle has \(bytes.count - pc)") }
             defer { pc += n }
             return bytes[pc ..< pc + n]

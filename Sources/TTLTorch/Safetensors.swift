@@ -23,9 +23,9 @@ public enum Safetensors {
 
     /// Reads a safetensors file into a state dict.
     public static func read(contentsOf url: URL) throws(TorchImportError) -> StateDict {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch { throw TorchImportError(file: url.path, .unreadable(error.localizedDescription)) }
-        return try read(Bytes(data), file: url.path)
+        let bytes: Bytes
+        do { bytes = try Bytes.mapping(url) } catch { throw TorchImportError(file: url.path, .unreadable(error.localizedDescription)) }
+        return try read(bytes, file: url.path)
     }
 
     static func read(_ bytes: Bytes, file: String) throws(TorchImportError) -> StateDict {
@@ -100,7 +100,8 @@ public enum Safetensors {
             }
             let ref = TensorRef(storage: StorageRef(key: name, type: item.type, count: count), offset: 0, sizes: item.shape,
                                 strides: rowMajorStrides(item.shape))
-            let t = try TorchTensor.materialise(ref, key: name, storage: slice, file: file)
+            let t = try TorchTensor.materialise(ref, key: name, storage: slice, file: file, evict: bytes.evict)
+            bytes.evict(slice)
             dtypes.insert(item.type.dtype)
             tree[name] = ParameterTree.Entry(t, kind: TorchReader.isBuffer(name) ? .buffer : .parameter)
         }

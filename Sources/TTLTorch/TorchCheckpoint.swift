@@ -42,22 +42,27 @@ public enum TorchReader {
     }
 
     /// Reads `url`, sniffing its format from its first bytes.
+    /// The file is mapped, and the pages of each storage are handed back once its tensor is
+    /// copied out: peak memory is the tensors, not the tensors and the file.
     public static func read(contentsOf url: URL) throws(TorchImportError) -> StateDict {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch { throw TorchImportError(file: url.path, .unreadable(error.localizedDescription)) }
+        let bytes: Bytes
+        do { bytes = try Bytes.mapping(url) } catch { throw TorchImportError(file: url.path, .unreadable(error.localizedDescription)) }
         // A header the sniff does not take (JSON opening with whitespace) is still read as what the name says.
-        if url.pathExtension.lowercased() == "safetensors", !TorchZip.isZip(Bytes(data)) { return try Safetensors.read(Bytes(data), file: url.path) }
-        return try read(data, file: url.path)
+        if url.pathExtension.lowercased() == "safetensors", !TorchZip.isZip(bytes) { return try Safetensors.read(bytes, file: url.path) }
+        return try read(bytes, file: url.path)
     }
 
     /// Reads the bytes of a file named `file` (used in errors).
     public static func read(_ data: Data, file: String) throws(TorchImportError) -> StateDict {
-        let bytes = Bytes(data)
+        try read(Bytes(data), file: file)
+    }
+
+    static func read(_ bytes: Bytes, file: String) throws(TorchImportError) -> StateDict {
         if TorchZip.isZip(bytes) { return try readZip(bytes, file: file) }
         if Safetensors.looksLikeSafetensors(bytes) { return try Safetensors.read(bytes, file: file) }
         if bytes.u8(0) == 0x80, bytes.u8(1) == 0x02 { return try readLegacy(bytes, file: file) }
         if bytes.has(257, 5), bytes.slice(257, 5) == Data("ustar".utf8) { throw TorchImportError(file: file, .tarFormat) }
-        throw TorchImportError(file: file, .unknownFormat("\(data.count) bytes, starting neither with a zip header, a pickle nor a safetensors header"))
+        throw TorchImportError(file: file, .unknownFormat("\(bytes.count) bytes, starting neither with a zip header, a pickle nor a safetensors header"))
     }
 
     // MARK: zip
@@ -72,7 +77,7 @@ public enum TorchReader {
             throw TorchImportError(file: file, .unknownFormat("byteorder '\(String(decoding: order, as: UTF8.self))'; ttl reads little-endian checkpoints"))
         }
         // Persistent ids: ('storage', storage_type, key, location, numel).
-        let reader = PickleReader(Array(pickle), file: file) { pid, offset throws(TorchImportError) in
+        let reader = PickleReader(pickle, file: file) { pid, offset throws(TorchImportError) in
             guard case let .tuple(t, _) = pid, t.count == 5, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
                   case let .string(key) = t[2], case .string = t[3], case let .int(count) = t[4], count >= 0 else {
                 throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id is not ('storage', type, key, location, numel)"))
@@ -89,7 +94,7 @@ public enum TorchReader {
             try check(record.count, holds: s, file: file)
             cache[s.key] = record
             return record
-        }
+        } release: { bytes.evict($0) }
         // Labels and preprocessing of a model ttl exported (TorchExporter), beside the state dict.
         if let json = try zip.member("ttl_metadata.json"), let parsed = try? JSONParser.parse([UInt8](json)), case let .object(pairs) = parsed {
             for (k, v) in pairs { if case let .string(s) = v { state.metadata[k] = s } }
@@ -110,7 +115,7 @@ public enum TorchReader {
     /// the object's pickle, the pickle of the storage keys, then each storage as an int64 element
     /// count and its raw little-endian bytes.
     static func readLegacy(_ bytes: Bytes, file: String) throws(TorchImportError) -> StateDict {
-        let all = [UInt8](bytes.data)
+        let all = bytes.data
         var storages: [String: StorageRef] = [:]
         let plain = PickleReader(all, file: file) { _, offset throws(TorchImportError) in
             throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id outside the object's pickle"))
@@ -125,17 +130,33 @@ public enum TorchReader {
         if case let .dict(d) = sysInfo, case let .bool(little)? = d[.string("little_endian")], !little {
             throw TorchImportError(file: file, .unknownFormat("a big-endian checkpoint"))
         }
-        // Persistent ids: ('storage', storage_type, key, location, numel, view_metadata).
+        // Persistent ids: ('storage', storage_type, key, location, numel, view_metadata), where
+        // view_metadata is None or, from PyTorch before 1.0, (view_key, offset, size) in elements:
+        // the view is elements offset ..< offset + size of storage `key`.
+        var views: [String: StorageRef] = [:]
         let reader = PickleReader(all, file: file) { pid, offset throws(TorchImportError) in
             guard case let .tuple(t, _) = pid, t.count == 6, case .string("storage") = t[0], case let .global(.storage(type)) = t[1],
                   case let .string(key) = t[2], case .string = t[3], case let .int(count) = t[4], count >= 0 else {
                 throw TorchImportError(file: file, .pickle(offset: offset, problem: "persistent id is not ('storage', type, key, location, numel, view)"))
             }
-            guard case .none = t[5] else { throw TorchImportError(file: file, .pickle(offset: offset, problem: "storage views of the oldest format are not supported")) }
             let s = StorageRef(key: key, type: type, count: count)
             if let old = storages[key], old != s { throw TorchImportError(file: file, .storage(key: key, problem: "named twice with different types or sizes")) }
             storages[key] = s
-            return .storage(s)
+            if case .none = t[5] { return .storage(s) }
+            guard case let .tuple(v, _) = t[5], v.count == 3, case let .string(viewKey) = v[0], case let .int(start) = v[1], case let .int(size) = v[2],
+                  start >= 0, size >= 0 else {
+                throw TorchImportError(file: file, .pickle(offset: offset, problem: "storage view is not (key, offset, size) with offset and size ≥ 0"))
+            }
+            let (end, overflow) = start.addingReportingOverflow(size)
+            guard !overflow, end <= count else {
+                throw TorchImportError(file: file, .storage(key: key, problem: "view '\(viewKey)' (elements \(start) ..< \(overflow ? "past 2^63" : String(end))) reaches past the storage's \(count) elements"))
+            }
+            let view = StorageRef(key: key, type: type, count: size, viewOffset: start)
+            if let old = views[viewKey], old != view {
+                throw TorchImportError(file: file, .storage(key: key, problem: "view '\(viewKey)' named twice with different storages, offsets or sizes"))
+            }
+            views[viewKey] = view
+            return .storage(view)
         }
         let (root, p4) = try reader.read(from: p3)
         let (keyList, p5) = try plain.read(from: p4)
@@ -162,8 +183,13 @@ public enum TorchReader {
         }
         return try stateDict(root, format: .torchLegacy, file: file, fileSize: bytes.count) { s throws(TorchImportError) in
             guard let r = records[s.key] else { throw TorchImportError(file: file, .storage(key: s.key, problem: "no data after the pickle")) }
-            return r
-        }
+            let size = s.type.elementSize
+            // A view's bounds were checked against the storage's element count, which its record holds.
+            guard s.viewOffset <= r.count / size, s.count <= r.count / size - s.viewOffset else {
+                throw TorchImportError(file: file, .storage(key: s.key, problem: "view past the storage's \(r.count) bytes"))
+            }
+            return r[r.startIndex + s.viewOffset * size ..< r.startIndex + (s.viewOffset + s.count) * size]
+        } release: { bytes.evict($0) }
     }
 
     // MARK: state dict
@@ -172,8 +198,10 @@ public enum TorchReader {
     /// How many times the file's size the materialised float32 tensors may take.
     static let expansionLimit = 8
 
+    /// `release` is given each storage's bytes once a tensor has been copied out of them.
     static func stateDict(_ root: PickleValue, format: StateDict.Format, file: String, fileSize: Int,
-                          storage: (StorageRef) throws(TorchImportError) -> Data) throws(TorchImportError) -> StateDict {
+                          storage: (StorageRef) throws(TorchImportError) -> Data,
+                          release: (Data) -> Void = { _ in }) throws(TorchImportError) -> StateDict {
         func isStateDict(_ v: PickleValue) -> Bool {
             guard case let .dict(d) = v, !d.keys.isEmpty else { return false }
             return d.entries.allSatisfy { k, v in
@@ -224,7 +252,8 @@ public enum TorchReader {
                 throw TorchImportError(file: file, .tensor(key: name, problem: "the state dict's views would expand past \(expansionLimit)× the file's size"))
             }
             budget -= count
-            let tensor = try TorchTensor.materialise(t, key: name, storage: record, file: file)
+            let tensor = try TorchTensor.materialise(t, key: name, storage: record, file: file, evict: release)
+            release(record)
             dtypes.insert(t.storage.type.dtype)
             tree[name] = ParameterTree.Entry(tensor, kind: isBuffer(name) ? .buffer : .parameter)
         }

@@ -9,8 +9,11 @@ enum TorchTensor {
     static let maximumRank = 16
 
     /// The values of `t`, whose storage's bytes are `storage` (already checked to hold
-    /// `t.storage.count` elements), as Float32.
-    static func materialise(_ t: TensorRef, key: String, storage: Data, file: String) throws(TorchImportError) -> Tensor {
+    /// `t.storage.count` elements), as Float32. A contiguous float32 view is copied a mebibyte
+    /// at a time, each part given to `evict` once copied (a mapped file's pages handed back as
+    /// the tensor fills, so that the two are never both resident).
+    static func materialise(_ t: TensorRef, key: String, storage: Data, file: String,
+                            evict: (Data) -> Void = { _ in }) throws(TorchImportError) -> Tensor {
         func fail(_ m: String) -> TorchImportError { TorchImportError(file: file, .tensor(key: key, problem: m)) }
         guard t.sizes.count == t.strides.count else { throw fail("\(t.sizes.count) sizes but \(t.strides.count) strides") }
         guard t.sizes.count <= maximumRank else { throw fail("rank \(t.sizes.count), more than \(maximumRank)") }
@@ -44,7 +47,15 @@ enum TorchTensor {
             Tensor(uninitialized: shape) { out in
                 if contiguous, t.storage.type == .float, let base = out.baseAddress, let source = raw.baseAddress, out.count > 0 {
                     // Little-endian float32, as the host: one copy (unaligned source allowed).
-                    UnsafeMutableRawPointer(base).copyMemory(from: source + t.offset * 4, byteCount: out.count * 4)
+                    let total = out.count * 4, chunk = 1 << 20
+                    var done = 0
+                    while done < total {
+                        let n = min(chunk, total - done)
+                        let from = t.offset * 4 + done
+                        (UnsafeMutableRawPointer(base) + done).copyMemory(from: source + from, byteCount: n)
+                        evict(storage[storage.startIndex + from ..< storage.startIndex + from + n])
+                        done += n
+                    }
                     return
                 }
                 if contiguous {

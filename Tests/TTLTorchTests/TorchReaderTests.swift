@@ -38,6 +38,55 @@ final class TorchReaderTests: XCTestCase {
     func testTensorsZip() throws { try checkTensors("tensors.pth", format: .torchZip) }
     func testTensorsZIP64() throws { try checkTensors("tensors_zip64.pth", format: .torchZip) }
     func testTensorsLegacy() throws { try checkTensors("tensors_legacy.pth", format: .torchLegacy) }
+    /// Storage views of the legacy format (PyTorch before 1.0): each tensor as torch.load reads it.
+    func testLegacyStorageViews() throws {
+        let state = try TorchReader.read(contentsOf: Self.fixture("storage_views_legacy.pth"))
+        XCTAssertEqual(state.format, .torchLegacy)
+        let folder = Self.fixture("storage_views")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".npy") }
+        XCTAssertEqual(Set(state.tree.paths), Set(files.map { String($0.dropLast(4)) }))
+        for f in files {
+            let key = String(f.dropLast(4))
+            let want = try NPY.readTensor(folder.appendingPathComponent(f))
+            let got = try XCTUnwrap(state.tree.tensor(key), key)
+            XCTAssertEqual(got.shape, want.shape, key)
+            XCTAssertTrue(got.bitwiseEqual(want), "\(key): \(got.scalars) != \(want.scalars)")
+        }
+        XCTAssertEqual(state.dtypes, ["float32", "float16"])
+    }
+
+    /// Read from the mapped file, whose pages are handed back as tensors are copied out (shared
+    /// storages and views included), every tensor equals the one read from the bytes in memory.
+    func testMappedReadWithEvictionEqualsTheBytesInMemory() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path)
+            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        for f in files {
+            let mapped = try TorchReader.read(contentsOf: Self.fixture(f))
+            let inMemory = try TorchReader.read(try Data(contentsOf: Self.fixture(f)), file: f)
+            XCTAssertEqual(mapped.tree.paths, inMemory.tree.paths, f)
+            XCTAssertEqual(mapped.format, inMemory.format, f)
+            for p in inMemory.tree.paths {
+                XCTAssertTrue(mapped.tree.tensor(p)!.bitwiseEqual(inMemory.tree.tensor(p)!), "\(f): \(p)")
+            }
+        }
+    }
+
+    /// Evicted pages of a mapping read the file again.
+    func testEvictedPagesReadTheFileAgain() throws {
+        let url = Self.fixture("resnet_basic.pth")
+        let bytes = try Bytes.mapping(url)
+        let expected = try Data(contentsOf: url)
+        XCTAssertTrue(bytes.data == expected)
+        bytes.evict(bytes.data)
+        bytes.evict(bytes.data[bytes.data.startIndex + 5000 ..< bytes.data.startIndex + 9000])
+        XCTAssertTrue(bytes.data == expected)
+        // Bytes in memory (not a mapping made by Bytes.mapping) are left alone.
+        let plain = Bytes(Data(expected))
+        plain.evict(plain.data)
+        XCTAssertTrue(plain.data == expected)
+    }
+
     func testTensorsSafetensors() throws {
         try checkTensors("tensors.safetensors", format: .safetensors)
         XCTAssertEqual(try TorchReader.read(contentsOf: Self.fixture("tensors.safetensors")).metadata, ["note": "contiguous copies"])
@@ -219,7 +268,7 @@ final class TorchBadInputTests: XCTestCase {
 
     /// Every prefix of a valid checkpoint and single flipped bytes fail cleanly or read, never trap.
     func testTruncationsAndFlippedBytesNeverTrap() throws {
-        for file in ["tensors.pth", "tensors_zip64.pth", "tensors_legacy.pth", "tensors.safetensors"] {
+        for file in ["tensors.pth", "tensors_zip64.pth", "tensors_legacy.pth", "storage_views_legacy.pth", "tensors.safetensors"] {
             let data = try Data(contentsOf: TorchReaderTests.fixture(file))
             for n in stride(from: 0, to: data.count, by: max(1, data.count / 300)) {
                 XCTAssertThrowsError(try TorchReader.read(data.prefix(n), file: file), "\(file) cut at \(n)")
