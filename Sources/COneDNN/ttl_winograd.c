@@ -41,6 +41,10 @@ struct ttl_wino {
     int sum;
 };
 
+/// Floats for a buffer, 64-byte aligned. (Not madvise(MADV_HUGEPAGE): with the kernel's
+/// usual `defrag=madvise`, each huge page fault may compact memory first, 4 ms per 2 MiB here.)
+static float *floats(size_t count) { return aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64); }
+
 // MARK: - OpenMP through libgomp's ABI
 
 static void (*gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
@@ -90,10 +94,12 @@ static int team_size(void) {
 // The weights, scaled, in groups of 8 output channels: g8[K/8][C][9][8].
 static void pack_weights(ttl_wino *w, const float *g, const float *scales) {
     const int C = w->c, K = w->k;
-    for (int k = 0; k < K; k++) {
-        const float s = scales ? scales[k] : 1.f;
-        for (int c = 0; c < C; c++)
-            for (int t = 0; t < 9; t++) w->g8[(((size_t)(k / 8) * C + c) * 9 + t) * 8 + k % 8] = g[((size_t)k * C + c) * 9 + t] * s;
+    float *out = w->g8;  // written in order; the 8 rows of a group are read side by side
+    for (int k0 = 0; k0 < K; k0 += 8) {
+        float s[8];
+        for (int l = 0; l < 8; l++) s[l] = scales ? scales[k0 + l] : 1.f;
+        for (size_t ct = 0; ct < (size_t)C * 9; ct++)
+            for (int l = 0; l < 8; l++) *out++ = g[(size_t)(k0 + l) * C * 9 + ct] * s[l];
     }
 }
 
@@ -344,7 +350,7 @@ void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
     const size_t need = per_thread * (size_t)team_size() + (w->by_channels ? (size_t)36 * w->tb * w->c : 0);
     if (need > workspace_floats) {
         free(workspace);
-        workspace = aligned_alloc(64, need * sizeof(float));
+        workspace = floats(need);
         workspace_floats = workspace ? need : 0;
         if (!workspace) return;
     }
@@ -399,9 +405,9 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
     *w = (ttl_wino){.n = (int)n, .c = (int)c, .h = (int)h, .w = (int)wd, .k = (int)k, .oh = (int)oh, .ow = (int)ow,
                     .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb, .by_channels = by_channels,
                     .pre = pre, .post = post, .sum = sum};
-    w->g8 = aligned_alloc(64, sizeof(float) * 9 * (size_t)c * (size_t)k);
-    w->bias = aligned_alloc(64, sizeof(float) * (size_t)k);
-    if (keep_u) w->u = aligned_alloc(64, sizeof(float) * 36 * (size_t)c * (size_t)k);
+    w->g8 = floats(9 * (size_t)c * (size_t)k);
+    w->bias = floats((size_t)k);
+    if (keep_u) w->u = floats(36 * (size_t)c * (size_t)k);
     if (!w->g8 || !w->bias || (keep_u && !w->u)) {
         ttl_wino_free(w);
         return NULL;
