@@ -78,11 +78,26 @@ public final class FeatureCache: @unchecked Sendable {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
+    /// Folders already made by this cache, so that a store is one write and one rename.
+    private var madeFolders = Set<String>()
+
+    /// Writes the features to a temporary name beside their file and renames it into place, so
+    /// that a reader (another process too) sees either nothing or the whole entry. Failures
+    /// only lose the entry: it is computed again next time.
     func store(_ backbone: String, _ image: String, _ features: [Float]) {
         lock.withLock { computed += 1 }
         guard let url = file(backbone, image) else { return }
-        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try? features.withUnsafeBytes { Data($0) }.write(to: url, options: .atomic)
+        let dir = url.deletingLastPathComponent().path
+        if !lock.withLock({ madeFolders.contains(dir) }) {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            lock.withLock { _ = madeFolders.insert(dir) }
+        }
+        let path = url.path, temporary = "\(path).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = features.count * MemoryLayout<Float>.size
+        let written = features.withUnsafeBytes { write(fd, $0.baseAddress, bytes) }
+        if close(fd) != 0 || written != bytes || rename(temporary, path) != 0 { unlink(temporary) }
     }
 
     /// Removes everything cached.

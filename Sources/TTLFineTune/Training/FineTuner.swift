@@ -370,7 +370,10 @@ public enum FineTuner {
     // MARK: Frozen backbone: cached features, head only
 
     /// Backbone features of `samples`, `[samples.count · head.inFeatures]`: from the cache, or
-    /// computed in chunks of 32 images (the next chunk decodes while the backbone runs).
+    /// computed in chunks of 32 images. The next chunk decodes while the backbone runs only
+    /// when the machine has cores the backbone's threads leave free: on a machine it fills,
+    /// a decoding thread would preempt one of the engine's threads and stall the others at
+    /// their next barrier, so chunks decode (in parallel) between backbone runs instead.
     static func features(of samples: [Sample], extractor: Model, key: String, head: Head, preprocessing: Preprocessing, cache: FeatureCache,
                          imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws -> [Float] {
         let f = head.inFeatures
@@ -389,13 +392,15 @@ public enum FineTuner {
         func decode(_ k: Int) -> Result<Tensor, Error> {
             Result { try load(ArraySlice(chunks[k].map { samples[$0] }), preprocessing) }
         }
+        let overlap = ProcessInfo.processInfo.activeProcessorCount > ComputeThreads.count
         var next: Result<Tensor, Error>? = decode(0)
         var done = 0
         for (k, chunk) in chunks.enumerated() {
-            let x = try next!.get()
+            let x = try (next ?? decode(k)).get()
+            next = nil
             let group = DispatchGroup()
             let box = ResultBox()
-            if k + 1 < chunks.count {
+            if overlap && k + 1 < chunks.count {
                 let work = UncheckedWork { decode(k + 1) }
                 DispatchQueue.global().async(group: group) { box.value = work.run() }
             }
