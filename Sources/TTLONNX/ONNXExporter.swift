@@ -159,6 +159,14 @@ public enum ONNXExporter {
         return a
     }
 
+    static func attribute(_ name: String, string: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .string
+        a.s = Data(string.utf8)
+        return a
+    }
+
     static func attribute(_ name: String, float: Float) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name

@@ -43,6 +43,7 @@ enum ONNXOperators {
         IdentityNode.self, DropoutNode.self, ConvNode.self, BatchNormalizationNode.self, ActivationNodes.self,
         ArithmeticNodes.self, PoolNodes.self, GlobalAveragePoolNode.self, ReduceMeanNode.self, FlattenNode.self,
         ReshapeNode.self, TransposeNode.self, GemmNode.self, PadNode.self, SoftmaxNode.self, ConcatNode.self,
+        VariadicNodes.self, LRNNode.self, ElementwiseMathNodes.self, PReluNode.self, PowNode.self,
     ]
 
     /// ONNX operator type → its mapping.
