@@ -45,6 +45,7 @@ fixtures:
 	python3 scripts/make_runtime_fixtures.py
 	KERAS_BACKEND=torch python3 scripts/make_architecture_fixtures.py
 	python3 scripts/make_onnx_fixtures.py
+	python3 scripts/make_onnx_op_fixtures.py
 	python3 scripts/make_image_fixtures.py
 	python3 scripts/make_optimizer_fixtures.py
 	python3 scripts/make_keras_fixtures.py

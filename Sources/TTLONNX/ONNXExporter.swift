@@ -303,6 +303,14 @@ public enum ONNXExporter {
         return a
     }
 
+    static func attribute(_ name: String, string: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .string
+        a.s = Data(string.utf8)
+        return a
+    }
+
     static func attribute(_ name: String, float: Float) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name
@@ -318,85 +326,22 @@ public enum ONNXExporter {
         return attrs
     }
 
-    /// The ONNX node(s) of one ttl node; constants it needs go to `extra` initializers.
+    /// The ONNX node of one ttl node, written by its operation's mapping (`Nodes/`); constants
+    /// it needs go to `extra` initializers.
     static func nodeProtos(_ n: Node, extra: inout [Initializer], file: String) throws(ONNXError) -> [Onnx_NodeProto] {
         var p = Onnx_NodeProto()
         p.name = n.name
         p.input = n.inputs
         p.output = n.outputs
-        switch n.operation {
-        case let conv as Conv2DOp:
-            let o = conv.options
-            p.opType = "Conv"
-            p.attribute = [attribute("strides", ints: [o.stride.h, o.stride.w]), attribute("dilations", ints: [o.dilation.h, o.dilation.w]),
-                           attribute("pads", ints: [o.padding.top, o.padding.left, o.padding.bottom, o.padding.right]),
-                           attribute("group", int: o.groups)]
-        case let bn as BatchNormOp:
-            p.opType = "BatchNormalization"
-            p.attribute = [attribute("epsilon", float: bn.epsilon), attribute("momentum", float: 1 - bn.momentum)]
-        case let act as ActivationOp:
-            switch act.function {
-            case .relu: p.opType = "Relu"
-            case .sigmoid: p.opType = "Sigmoid"
-            case .hardSwish: p.opType = "HardSwish"
-            case let .leakyReLU(slope):
-                p.opType = "LeakyRelu"
-                p.attribute = [attribute("alpha", float: slope)]
-            case let .hardSigmoid(alpha, beta):
-                p.opType = "HardSigmoid"
-                p.attribute = [attribute("alpha", float: alpha), attribute("beta", float: beta)]
-            case let .clip(lo, hi):
-                p.opType = "Clip"
-                let (minName, maxName) = (n.name + "/min", n.name + "/max")
-                extra.append(.float(name: minName, tensor: Tensor(shape: [], scalars: [lo])))
-                extra.append(.float(name: maxName, tensor: Tensor(shape: [], scalars: [hi])))
-                p.input = [n.inputs[0], minName, maxName]
-            }
-        case let pool as MaxPoolOp:
-            p.opType = "MaxPool"
-            p.attribute = windowAttributes(pool.window) + [attribute("dilations", ints: [pool.window.dilation.h, pool.window.dilation.w]),
-                                                           attribute("ceil_mode", int: pool.window.ceilMode ? 1 : 0)]
-        case let pool as AvgPoolOp:
-            p.opType = "AveragePool"
-            p.attribute = windowAttributes(pool.window) + [attribute("ceil_mode", int: pool.window.ceilMode ? 1 : 0),
-                                                           attribute("count_include_pad", int: pool.countIncludePad ? 1 : 0)]
-        case is GlobalAvgPoolOp:
-            p.opType = "GlobalAveragePool"
-        case let pad as PadOp:
-            p.opType = "Pad"
-            let q = pad.padding
-            let (padsName, valueName) = (n.name + "/pads", n.name + "/value")
-            extra.append(.message(int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName)))
-            extra.append(.float(name: valueName, tensor: Tensor(shape: [], scalars: [pad.value])))
-            p.input = [n.inputs[0], padsName, valueName]
-        case let b as BinaryOp:
-            p.opType = b.type
-        case let gemm as GemmOp:
-            let o = gemm.options
-            p.opType = "Gemm"
-            p.attribute = [attribute("alpha", float: o.alpha), attribute("beta", float: o.beta),
-                           attribute("transA", int: o.transposeA ? 1 : 0), attribute("transB", int: o.transposeB ? 1 : 0)]
-        case let c as ConcatOp:
-            p.opType = "Concat"
-            p.attribute = [attribute("axis", int: c.axis)]
-        case let t as TransposeOp:
-            p.opType = "Transpose"
-            p.attribute = [attribute("perm", ints: t.permutation)]
-        case let r as ReshapeOp:
-            p.opType = "Reshape"
-            let shapeName = n.name + "/shape"
-            extra.append(.message(int64Tensor(r.target, name: shapeName)))
-            p.input = [n.inputs[0], shapeName]
-        case let f as FlattenOp:
-            p.opType = "Flatten"
-            p.attribute = [attribute("axis", int: f.axis)]
-        case let s as SoftmaxOp:
-            p.opType = "Softmax"
-            p.attribute = [attribute("axis", int: s.axis)]
-        case is IdentityOp:
-            p.opType = "Identity"
-        default:
+        guard let mapping = ONNXOperators.exporter(for: n.operation) else {
             throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: "no ONNX equivalent"))
+        }
+        var constants: [Onnx_TensorProto] = []
+        defer { extra.append(contentsOf: constants.map(Initializer.message)) }
+        do {
+            try mapping.exportNode(n, &p, extra: &constants)
+        } catch {
+            throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: error.message))
         }
         return [p]
     }

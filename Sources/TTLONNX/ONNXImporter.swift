@@ -126,12 +126,7 @@ struct GraphConverter {
     static let batchDimension = Int.min
 
     /// Every ai.onnx operator type the converter handles (some only in some forms).
-    static let operatorTypes: Set<String> = [
-        "Constant", "Identity", "Dropout", "Cast", "Shape", "Gather", "ConstantOfShape", "Unsqueeze", "Squeeze", "Concat",
-        "Slice", "Conv", "BatchNormalization", "Relu", "Sigmoid", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip",
-        "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape",
-        "Transpose", "Gemm", "MatMul", "Pad", "Softmax",
-    ]
+    static var operatorTypes: Set<String> { Set(ONNXOperators.importers.keys) }
 
     init(file: String, opset: Int, decoder: TensorDecoder) {
         self.file = file

@@ -93,7 +93,15 @@ public struct PadOp: GraphOperation {
         try Check.rank(s[0], 4, "input")
         let p = padding
         guard min(p.top, p.left, p.bottom, p.right) >= 0 else { throw OperationError("negative padding \(p)") }
-        return [[s[0][0], s[0][1], s[0][2] + p.top + p.bottom, s[0][3] + p.left + p.right]]
+        // Pads come from files: sizes are added with overflow checks and bounded.
+        func padded(_ d: Int, _ a: Int, _ b: Int) throws(OperationError) -> Int {
+            let (x, o1) = d.addingReportingOverflow(a), (y, o2) = x.addingReportingOverflow(b)
+            guard !o1, !o2 else { throw OperationError("padding \(p) of \(s[0]) overflows") }
+            return y
+        }
+        let dims = [s[0][0], s[0][1], try padded(s[0][2], p.top, p.bottom), try padded(s[0][3], p.left, p.right)]
+        guard let out = try? Shape(checking: dims) else { throw OperationError("cannot pad \(s[0]) by \(p): the result is too large") }
+        return [out]
     }
 
     public func forward(_ inputs: [Tensor], _ ctx: ForwardContext) -> ForwardResult {

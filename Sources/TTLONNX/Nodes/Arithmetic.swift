@@ -1,0 +1,55 @@
+// Add, Sub, Mul, Div with broadcasting (https://onnx.ai/onnx/operators/onnx__Add.html, …):
+// folded on constants (integer shape arithmetic included), else a BinaryOp. Before opset 7 a
+// `broadcast` attribute with `axis` aligns B at that axis of A.
+import TTLCore
+import TTLNN
+
+enum ArithmeticNodes: ONNXOperator {
+    static let onnxTypes = ["Add", "Sub", "Mul", "Div"]
+    static let operations: [String: Binary.Op] = ["Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div]
+
+    static func importNode(_ n: ONNXNode, _ c: inout GraphConverter) throws {
+        let a = n.attributes
+        let (l, r) = (try c.required(n, 0), try c.required(n, 1))
+        guard let op = operations[n.type] else { throw Unsupported() }
+        let out = n.output
+        if n.opset < 7, a.int("broadcast", 0) != 0, let axis = a.int("axis"), let (ls, _) = c.shapes(l), let rc = c.constants[r] {
+            // Legacy broadcasting aligns B at `axis` of A; today's rule aligns on the right.
+            let trailing = ls.rank - axis - rc.shape.rank
+            guard trailing >= 0 else { throw InvalidNode("legacy broadcast axis \(axis)") }
+            c.constants[r + "/aligned"] = .float(rc.floatTensor.reshaped(Shape(rc.shape.dimensions + [Int](repeating: 1, count: trailing))))
+            try c.add(n.name, BinaryOp(op), [try c.operand(l), try c.operand(r + "/aligned")], [out])
+            return
+        }
+        if let cl = c.constants[l], let cr = c.constants[r] {
+            if case let .integers(x, sx) = cl, case let .integers(y, sy) = cr {
+                guard !x.contains(GraphConverter.batchDimension) && !y.contains(GraphConverter.batchDimension) else {
+                    throw Unsupported(detail: "arithmetic on the dynamic batch size")
+                }
+                guard sx == sy || sy.count == 1 || sx.count == 1 else { throw Unsupported(detail: "broadcast of integer constants") }
+                let count = max(x.count, y.count)
+                let values = (0 ..< count).map { i -> Int in
+                    let (p, q) = (x[sx.count == 1 ? 0 : i], y[sy.count == 1 ? 0 : i])
+                    switch op {
+                    case .add: return p + q
+                    case .sub: return p - q
+                    case .mul: return p * q
+                    case .div: return q == 0 ? 0 : p / q
+                    }
+                }
+                c.constants[out] = .integers(values, sx.count >= sy.count ? sx : sy)
+            } else {
+                guard Broadcast.shape(cl.shape, cr.shape) != nil else { throw InvalidNode("shapes \(cl.shape) and \(cr.shape) do not broadcast") }
+                c.constants[out] = .float(Binary.forward(op, cl.floatTensor, cr.floatTensor))
+            }
+            return
+        }
+        try c.add(n.name, BinaryOp(op), [try c.operand(l), try c.operand(r)], [out])
+    }
+
+    static let exportedOperations: [any GraphOperation.Type] = [BinaryOp.self]
+
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+        p.opType = n.operation.type
+    }
+}

@@ -1,0 +1,99 @@
+import TTLCore
+import XCTest
+import _TestSupport
+
+/// The backward of the kernels added for issue 13 (n-ary Sum/Mean/Max/Min, LRN, the
+/// elementwise math functions, PReLU, Pow, N-D Pad) against central finite differences.
+/// These kernels exist in float32 only, so the differences are taken in float32 with a step
+/// of 1e-2 and the objective summed in Float64; the tolerance is set by that step.
+final class NewKernelGradientTests: XCTestCase {
+    var rng = SeededRandom(seed: 13)
+
+    func tensor(_ shape: Shape, _ lo: Double = -1, _ hi: Double = 1) -> Tensor {
+        Tensor(shape: shape, scalars: rng.array(shape.count, lo, hi).map(Float.init))
+    }
+
+    func gradcheck(_ name: String, _ inputs: [Tensor], forward: ([Tensor]) -> Tensor, backward: (Tensor, [Tensor]) -> [Tensor],
+                   file: StaticString = #filePath, line: UInt = #line) {
+        let y = forward(inputs)
+        let dy = tensor(y.shape)
+        let analytic = backward(dy, inputs)
+        XCTAssertEqual(analytic.map(\.shape), inputs.map(\.shape), name, file: file, line: line)
+        let h: Float = 1e-2
+        func objective(_ x: [Tensor]) -> Double { zip(forward(x).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+        for k in inputs.indices {
+            var numeric: [Double] = []
+            for i in 0 ..< inputs[k].count {
+                var plus = inputs, minus = inputs
+                var p = plus[k].scalars, m = minus[k].scalars
+                p[i] += h; m[i] -= h
+                plus[k] = Tensor(shape: inputs[k].shape, scalars: p)
+                minus[k] = Tensor(shape: inputs[k].shape, scalars: m)
+                numeric.append((objective(plus) - objective(minus)) / (2 * Double(h)))
+            }
+            let c = closeness(analytic[k].scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
+            XCTAssertTrue(c.passes, "\(name): gradient of input \(k): \(c)", file: file, line: line)
+        }
+    }
+
+    func testVariadic() {
+        for kind in Variadic.Kind.allCases {
+            // Distinct values (no ties for max and min), broadcasting shapes.
+            let ins = [tensor([2, 3, 4]), tensor([3, 1]), tensor([4])]
+            gradcheck("\(kind)", ins, forward: { Variadic.forward(kind, $0) }) { dy, x in
+                Variadic.backward(kind, outputGradient: dy, inputs: x, output: Variadic.forward(kind, x))
+            }
+        }
+    }
+
+    func testLRN() {
+        for o in [LRN.Options(size: 5, alpha: 0.5, beta: 0.75, bias: 1.5), LRN.Options(size: 2, alpha: 1, beta: 0.5, bias: 2),
+                  LRN.Options(size: 3, alpha: 2e-1, beta: 1.2, bias: 1)] {
+            gradcheck("lrn \(o)", [tensor([2, 6, 2, 3])], forward: { LRN.forward($0[0], o).0 }) { dy, x in
+                [LRN.backward(outputGradient: dy, cache: LRN.forward(x[0], o).1, o)]
+            }
+        }
+    }
+
+    func testElementwiseMath() {
+        let all: [ElementwiseMath.Function] = [.elu(alpha: 0.7), .selu(alpha: 1.6732632, gamma: 1.050701), .tanh, .neg, .exp, .erf, .softplus]
+        for f in all {
+            gradcheck("\(f)", [tensor([3, 5])], forward: { ElementwiseMath.forward(f, $0[0]) }) { dy, x in
+                [ElementwiseMath.backward(f, outputGradient: dy, input: x[0])]
+            }
+        }
+        gradcheck("sqrt", [tensor([3, 5], 0.5, 2)], forward: { ElementwiseMath.forward(.sqrt, $0[0]) }) { dy, x in
+            [ElementwiseMath.backward(.sqrt, outputGradient: dy, input: x[0])]
+        }
+    }
+
+    func testPReLUAndPow() {
+        gradcheck("prelu", [tensor([2, 3, 2, 2]), tensor([3, 1, 1], 0, 0.5)], forward: { PReLU.forward($0[0], slope: $0[1]) }) { dy, x in
+            let g = PReLU.backward(outputGradient: dy, input: x[0], slope: x[1])
+            return [g.input, g.slope]
+        }
+        gradcheck("pow", [tensor([2, 3], 0.5, 2), tensor([3], -1.5, 2.5)], forward: { Power.forward($0[0], $0[1]) }) { dy, x in
+            let g = Power.backward(outputGradient: dy, x[0], x[1])
+            return [g.x, g.y]
+        }
+    }
+
+    func testPadND() {
+        for mode in PadND.Mode.allCases {
+            let o = PadND.Options(before: [0, 1, 2, -1], after: [1, 0, 1, 2], mode: mode, value: 0.5)
+            gradcheck("pad \(mode)", [tensor([2, 2, 3, 4])], forward: { PadND.forward($0[0], o) }) { dy, x in
+                [PadND.backward(outputGradient: dy, inputShape: x[0].shape, o)]
+            }
+        }
+    }
+
+    /// Shapes a mode cannot make are refused (the values of every mode are checked against
+    /// onnxruntime and the ONNX backend cases in TTLONNXTests).
+    func testPadShapeRule() {
+        XCTAssertNil(PadND.shape([3], PadND.Options(before: [3], after: [0], mode: .reflect)), "reflect needs pads smaller than the axis")
+        XCTAssertNil(PadND.shape([3], PadND.Options(before: [Int.max], after: [1])), "overflow")
+        XCTAssertNil(PadND.shape([3], PadND.Options(before: [-2], after: [-2])), "a negative size")
+        XCTAssertNil(PadND.shape([0], PadND.Options(before: [1], after: [0], mode: .edge)), "edge of nothing")
+        XCTAssertEqual(PadND.shape([3, 4], PadND.Options(before: [1, -1], after: [0, 2])), [4, 5])
+    }
+}
