@@ -336,10 +336,8 @@ public enum ONNXExporter {
         guard let mapping = ONNXOperators.exporter(for: n.operation) else {
             throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: "no ONNX equivalent"))
         }
-        var constants: [Onnx_TensorProto] = []
-        defer { extra.append(contentsOf: constants.map(Initializer.message)) }
         do {
-            try mapping.exportNode(n, &p, extra: &constants)
+            try mapping.exportNode(n, &p, extra: &extra)
         } catch {
             throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: error.message))
         }

@@ -38,7 +38,7 @@ enum ActivationNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [ActivationOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let act = n.operation as? ActivationOp else { throw ExportProblem("not an ActivationOp") }
         switch act.function {
         case .relu: p.opType = "Relu"
@@ -53,8 +53,8 @@ enum ActivationNodes: ONNXOperator {
         case let .clip(lo, hi):
             p.opType = "Clip"
             let (minName, maxName) = (n.name + "/min", n.name + "/max")
-            extra.append(ONNXExporter.tensorProto(Tensor(shape: [], scalars: [lo]), name: minName))
-            extra.append(ONNXExporter.tensorProto(Tensor(shape: [], scalars: [hi]), name: maxName))
+            extra.append(.float(name: minName, tensor: Tensor(shape: [], scalars: [lo])))
+            extra.append(.float(name: maxName, tensor: Tensor(shape: [], scalars: [hi])))
             p.input = [n.inputs[0], minName, maxName]
         }
     }

@@ -49,7 +49,7 @@ enum ArithmeticNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [BinaryOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = n.operation.type
     }
 }

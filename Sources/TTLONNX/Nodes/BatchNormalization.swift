@@ -19,7 +19,7 @@ enum BatchNormalizationNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [BatchNormOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let bn = n.operation as? BatchNormOp else { throw ExportProblem("not a BatchNormOp") }
         p.opType = "BatchNormalization"
         p.attribute = [ONNXExporter.attribute("epsilon", float: bn.epsilon), ONNXExporter.attribute("momentum", float: 1 - bn.momentum)]

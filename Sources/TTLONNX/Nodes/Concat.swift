@@ -22,7 +22,7 @@ enum ConcatNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [ConcatOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let op = n.operation as? ConcatOp else { throw ExportProblem("not a ConcatOp") }
         p.opType = "Concat"
         p.attribute = [ONNXExporter.attribute("axis", int: op.axis)]

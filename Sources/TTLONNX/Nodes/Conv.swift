@@ -22,7 +22,7 @@ enum ConvNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [Conv2DOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let conv = n.operation as? Conv2DOp else { throw ExportProblem("not a Conv2DOp") }
         let o = conv.options
         p.opType = "Conv"

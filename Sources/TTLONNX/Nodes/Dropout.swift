@@ -41,11 +41,11 @@ enum DropoutNode: ONNXOperator {
     static let exportedOperations: [any GraphOperation.Type] = [DropoutOp.self]
 
     /// Written as opset-12+ Dropout with its ratio and no training mode (inference).
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let op = n.operation as? DropoutOp else { throw ExportProblem("not a DropoutOp") }
         p.opType = "Dropout"
         let ratioName = n.name + "/ratio"
-        extra.append(ONNXExporter.tensorProto(Tensor(shape: [], scalars: [op.ratio]), name: ratioName))
+        extra.append(.float(name: ratioName, tensor: Tensor(shape: [], scalars: [op.ratio])))
         p.input = [n.inputs[0], ratioName]
     }
 }

@@ -32,7 +32,7 @@ enum ElementwiseMathNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [ElementwiseMathOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let op = n.operation as? ElementwiseMathOp else { throw ExportProblem("not an ElementwiseMathOp") }
         p.opType = op.type
         switch op.function {

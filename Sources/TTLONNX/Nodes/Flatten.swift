@@ -17,7 +17,7 @@ enum FlattenNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [FlattenOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let f = n.operation as? FlattenOp else { throw ExportProblem("not a FlattenOp") }
         p.opType = "Flatten"
         p.attribute = [ONNXExporter.attribute("axis", int: f.axis)]

@@ -22,7 +22,7 @@ enum GemmNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [GemmOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let gemm = n.operation as? GemmOp else { throw ExportProblem("not a GemmOp") }
         let o = gemm.options
         p.opType = "Gemm"

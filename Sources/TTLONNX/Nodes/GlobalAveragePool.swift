@@ -13,7 +13,7 @@ enum GlobalAveragePoolNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [GlobalAvgPoolOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = "GlobalAveragePool"
     }
 }

@@ -15,7 +15,7 @@ enum IdentityNode: ONNXOperator {
     static let exportedOperations: [any GraphOperation.Type] = [IdentityOp.self]
 
     /// Every IdentityOp (imported from Identity, Dropout or a float Cast) is written as Identity.
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = "Identity"
     }
 }

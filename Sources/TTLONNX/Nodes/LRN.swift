@@ -22,7 +22,7 @@ enum LRNNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [LRNOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let op = n.operation as? LRNOp else { throw ExportProblem("not an LRNOp") }
         let o = op.options
         p.opType = "LRN"

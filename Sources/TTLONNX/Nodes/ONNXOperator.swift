@@ -17,12 +17,12 @@ protocol ONNXOperator {
     static var exportedOperations: [any GraphOperation.Type] { get }
     /// Fills `p` (name, inputs and outputs already set) for a node whose operation is one of
     /// ``exportedOperations``; constants the ONNX node needs go to `extra` initializers.
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem)
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem)
 }
 
 extension ONNXOperator {
     static var exportedOperations: [any GraphOperation.Type] { [] }
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         throw ExportProblem("no ONNX equivalent")
     }
 }

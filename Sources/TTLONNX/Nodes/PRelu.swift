@@ -21,7 +21,7 @@ enum PReluNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [PReluOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = "PRelu"
     }
 }

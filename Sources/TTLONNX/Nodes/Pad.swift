@@ -50,20 +50,20 @@ enum PadNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [PadOp.self, PadNDOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = "Pad"
         let (padsName, valueName) = (n.name + "/pads", n.name + "/value")
         if let pad = n.operation as? PadOp {
             let q = pad.padding
-            extra.append(ONNXExporter.int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName))
-            extra.append(ONNXExporter.tensorProto(Tensor(shape: [], scalars: [pad.value]), name: valueName))
+            extra.append(.message(ONNXExporter.int64Tensor([0, 0, q.top, q.left, 0, 0, q.bottom, q.right], name: padsName)))
+            extra.append(.float(name: valueName, tensor: Tensor(shape: [], scalars: [pad.value])))
         } else if let pad = n.operation as? PadNDOp {
             let o = pad.options
             // The exporter writes opset 17, which has no wrap mode.
             guard o.mode != .wrap else { throw ExportProblem("wrap mode needs opset 19") }
             p.attribute = [ONNXExporter.attribute("mode", string: o.mode.rawValue)]
-            extra.append(ONNXExporter.int64Tensor(o.before + o.after, name: padsName))
-            extra.append(ONNXExporter.tensorProto(Tensor(shape: [], scalars: [o.value]), name: valueName))
+            extra.append(.message(ONNXExporter.int64Tensor(o.before + o.after, name: padsName)))
+            extra.append(.float(name: valueName, tensor: Tensor(shape: [], scalars: [o.value])))
         } else {
             throw ExportProblem("not a padding operation")
         }

@@ -19,7 +19,7 @@ enum PoolNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [MaxPoolOp.self, AvgPoolOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         if let pool = n.operation as? MaxPoolOp {
             p.opType = "MaxPool"
             p.attribute = ONNXExporter.windowAttributes(pool.window) + [

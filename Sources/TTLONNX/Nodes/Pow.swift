@@ -18,7 +18,7 @@ enum PowNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [PowOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = "Pow"
     }
 }

@@ -24,11 +24,11 @@ enum ReshapeNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [ReshapeOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let r = n.operation as? ReshapeOp else { throw ExportProblem("not a ReshapeOp") }
         p.opType = "Reshape"
         let shapeName = n.name + "/shape"
-        extra.append(ONNXExporter.int64Tensor(r.target, name: shapeName))
+        extra.append(.message(ONNXExporter.int64Tensor(r.target, name: shapeName)))
         p.input = [n.inputs[0], shapeName]
     }
 }

@@ -25,7 +25,7 @@ enum SoftmaxNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [SoftmaxOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let s = n.operation as? SoftmaxOp else { throw ExportProblem("not a SoftmaxOp") }
         p.opType = "Softmax"
         p.attribute = [ONNXExporter.attribute("axis", int: s.axis)]

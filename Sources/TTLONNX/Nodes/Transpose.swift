@@ -19,7 +19,7 @@ enum TransposeNode: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [TransposeOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         guard let t = n.operation as? TransposeOp else { throw ExportProblem("not a TransposeOp") }
         p.opType = "Transpose"
         p.attribute = [ONNXExporter.attribute("perm", ints: t.permutation)]

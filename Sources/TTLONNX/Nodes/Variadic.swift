@@ -27,7 +27,7 @@ enum VariadicNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [VariadicOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [Onnx_TensorProto]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         p.opType = n.operation.type
     }
 }
