@@ -20,18 +20,24 @@ final class ONNXModelTests: XCTestCase {
         assertModelOutput(got, expected, relativeTolerance: 1e-4, name, file: file, line: line)
     }
 
+    /// Imports `folder/model.onnx`, runs it on `input.npy` on both engines and compares with
+    /// onnxruntime's `output.npy`; returns the model and its input.
+    @discardableResult
+    static func checkFixture(_ folder: URL) throws -> (model: Model, input: Tensor) {
+        let name = folder.lastPathComponent
+        let model = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
+        let x = try NPY.readTensor(folder.appendingPathComponent("input.npy"))
+        let expected = try NPY.readTensor(folder.appendingPathComponent("output.npy"))
+        try forEachEngine { engine in
+            let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
+            assertMatches(y, expected, "\(name) [\(engine.rawValue)]")
+        }
+        return (model, x)
+    }
+
     func testEveryExportStyleMatchesOnnxruntime() throws {
         XCTAssertGreaterThanOrEqual(Self.cases.count, 7)
-        for folder in Self.cases {
-            let name = folder.lastPathComponent
-            let model = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
-            let x = try NPY.readTensor(folder.appendingPathComponent("input.npy"))
-            let expected = try NPY.readTensor(folder.appendingPathComponent("output.npy"))
-            try forEachEngine { engine in
-                let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
-                Self.assertMatches(y, expected, "\(name) [\(engine.rawValue)]")
-            }
-        }
+        for folder in Self.cases { try Self.checkFixture(folder) }
     }
 
     func testImportExportImportIsBitIdentical() throws {

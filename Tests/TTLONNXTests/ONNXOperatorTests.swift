@@ -24,13 +24,7 @@ final class ONNXOperatorTests: XCTestCase {
         XCTAssertEqual(cases.count, 6)
         for folder in cases {
             let name = folder.lastPathComponent
-            let model = try ONNXImporter.load(contentsOf: folder.appendingPathComponent("model.onnx"))
-            let x = try NPY.readTensor(folder.appendingPathComponent("input.npy"))
-            let expected = try NPY.readTensor(folder.appendingPathComponent("output.npy"))
-            try forEachEngine { engine in
-                let y = try model.run([model.inputs[0].name: x])[model.outputs[0]]!
-                ONNXModelTests.assertMatches(y, expected, "\(name) [\(engine.rawValue)]")
-            }
+            let (model, x) = try ONNXModelTests.checkFixture(folder)
             // Export → import keeps every weight and the outputs bit for bit.
             let back = try ONNXImporter.load(try ONNXExporter.serialize(model), file: name + " (exported)")
             XCTAssertEqual(back.parameters.paths, model.parameters.paths, name)
