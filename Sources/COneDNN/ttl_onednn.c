@@ -635,8 +635,7 @@ void ttl_step_bind(ttl_step *st, int slot, void *buffer) {
 int ttl_step_run(ttl_step *st) {
     if (st->wino) {
         if (!st->bound[TTL_SLOT_SRC] || !st->bound[TTL_SLOT_DST]) return (int)dnnl_invalid_arguments;
-        ttl_wino_run(st->wino, st->bound[TTL_SLOT_SRC], st->bound[TTL_SLOT_DST]);
-        return 0;
+        return ttl_wino_run(st->wino, st->bound[TTL_SLOT_SRC], st->bound[TTL_SLOT_DST]) == 0 ? 0 : (int)dnnl_out_of_memory;
     }
     dnnl_status_t s = dnnl_success;
     if (st->src_reorder) {

@@ -344,7 +344,7 @@ AVX2 static void run_channels(void *p, int me, int threads) {
     }
 }
 
-void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
+int ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
     const size_t panel = w->u ? 0 : (size_t)36 * w->c * 16;
     const size_t per_thread = w->by_channels ? (size_t)36 * w->tb * 16 + panel : (size_t)36 * w->tb * (w->c + w->k) + panel;
     const size_t need = per_thread * (size_t)team_size() + (w->by_channels ? (size_t)36 * w->tb * w->c : 0);
@@ -352,10 +352,11 @@ void ttl_wino_run(ttl_wino *w, const float *src, float *dst) {
         free(workspace);
         workspace = floats(need);
         workspace_floats = workspace ? need : 0;
-        if (!workspace) return;
+        if (!workspace) return -1;
     }
     struct run_job j = {w, src, dst, per_thread};
     on_team(w->by_channels ? run_channels : run_blocks, &j);
+    return 0;
 }
 
 // MARK: - Creation
@@ -439,7 +440,7 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k,
     (void)scales; (void)bias; (void)pre; (void)sum; (void)post; (void)threads;
     return NULL;
 }
-void ttl_wino_run(ttl_wino *w, const float *src, float *dst) { (void)w; (void)src; (void)dst; }
+int ttl_wino_run(ttl_wino *w, const float *src, float *dst) { (void)w; (void)src; (void)dst; return -1; }
 void ttl_wino_free(ttl_wino *w) { (void)w; }
 
 #endif

@@ -23,7 +23,8 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k,
                           int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
                           ttl_act post, int threads);
 /// Runs it: `src` [N, C/8, H, W, 8], `dst` [N, K/8, OH, OW, 8] (holding the residual when `sum`).
-void ttl_wino_run(ttl_wino *w, const float *src, float *dst);
+/// Returns 0, or −1 when its workspace cannot be allocated (nothing is computed then).
+int ttl_wino_run(ttl_wino *w, const float *src, float *dst);
 void ttl_wino_free(ttl_wino *w);
 
 #endif

@@ -11,6 +11,23 @@ final class OptimizedVsReferenceTests: XCTestCase {
 
     override func tearDown() { ComputeThreads.count = 2 }
 
+    /// Conv2D's forward and its three gradients against the reference on seeded random
+    /// values; returns the inputs, the output gradient and the gradients for further checks.
+    func compareWithReference(_ xs: Shape, _ ws: Shape, _ o: Conv2DOptions, _ name: String)
+        -> (x: Tensor, w: Tensor, dy: Tensor, g: Conv2D.Gradients)
+    {
+        let (x, xr) = rng.pair(xs), (w, wr) = rng.pair(ws), (b, br) = rng.pair([ws[0]])
+        let y = Conv2D.forward(input: x, weight: w, bias: b, options: o)
+        assertClose(Reference.conv2d(xr, wr, br, o), y, atol: fwd.atol, rtol: fwd.rtol, name)
+        let (dy, dyr) = rng.pair(y.shape)
+        let g = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: o)
+        let r = Reference.conv2dBackward(dyr, xr, wr, o)
+        assertClose(r.x, g.input!, atol: bwd.atol, rtol: bwd.rtol, name + " dx")
+        assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
+        assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
+        return (x, w, dy, g)
+    }
+
     func testConv2DConfigurations() {
         let configs: [(x: Shape, w: Shape, o: Conv2DOptions)] = [
             ([1, 3, 9, 9], [4, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))),
@@ -31,16 +48,8 @@ final class OptimizedVsReferenceTests: XCTestCase {
         for threads in [1, 2] {
             ComputeThreads.count = threads
             for c in configs {
-                let (x, xr) = rng.pair(c.x), (w, wr) = rng.pair(c.w), (b, br) = rng.pair([c.w[0]])
                 let name = "conv \(c.x) \(c.w) \(c.o) threads \(threads)"
-                let y = Conv2D.forward(input: x, weight: w, bias: b, options: c.o)
-                assertClose(Reference.conv2d(xr, wr, br, c.o), y, atol: fwd.atol, rtol: fwd.rtol, name)
-                let (dy, dyr) = rng.pair(y.shape)
-                let g = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o)
-                let r = Reference.conv2dBackward(dyr, xr, wr, c.o)
-                assertClose(r.x, g.input!, atol: bwd.atol, rtol: bwd.rtol, name + " dx")
-                assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
-                assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
+                let (x, w, dy, g) = compareWithReference(c.x, c.w, c.o, name)
                 // Asking for fewer gradients must not change the ones computed.
                 let onlyWeight = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantInput: false, wantBias: false)
                 XCTAssertNil(onlyWeight.input)
@@ -83,16 +92,8 @@ final class OptimizedVsReferenceTests: XCTestCase {
         for threads in [1, 2] {
             ComputeThreads.count = threads
             for c in configs {
-                let (x, xr) = rng.pair(c.x), (w, wr) = rng.pair(c.w), (b, br) = rng.pair([c.w[0]])
                 let name = "depthwise \(c.x) \(c.w) \(c.o) threads \(threads)"
-                let y = Conv2D.forward(input: x, weight: w, bias: b, options: c.o)
-                assertClose(Reference.conv2d(xr, wr, br, c.o), y, atol: fwd.atol, rtol: fwd.rtol, name)
-                let (dy, dyr) = rng.pair(y.shape)
-                let g = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o)
-                let r = Reference.conv2dBackward(dyr, xr, wr, c.o)
-                assertClose(r.x, g.input!, atol: bwd.atol, rtol: bwd.rtol, name + " dx")
-                assertClose(r.w, g.weight!, atol: bwd.atol, rtol: bwd.rtol, name + " dw")
-                assertClose(r.b, g.bias!, atol: bwd.atol, rtol: bwd.rtol, name + " db")
+                let (x, w, dy, g) = compareWithReference(c.x, c.w, c.o, name)
                 // dX alone and dW alone take their own branches; each must equal the joint result.
                 let onlyInput = Conv2D.backward(outputGradient: dy, input: x, weight: w, options: c.o, wantWeight: false, wantBias: false)
                 XCTAssertNil(onlyInput.weight)

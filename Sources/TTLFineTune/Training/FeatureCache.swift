@@ -93,7 +93,11 @@ public final class FeatureCache: @unchecked Sendable {
             lock.withLock { _ = madeFolders.insert(dir) }
         }
         let path = url.path, temporary = "\(path).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {  // the folder was removed since (clear, enforceLimit)
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        }
         guard fd >= 0 else { return }
         let bytes = features.count * MemoryLayout<Float>.size
         let written = features.withUnsafeBytes { write(fd, $0.baseAddress, bytes) }
