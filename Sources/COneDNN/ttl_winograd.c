@@ -35,7 +35,7 @@ struct ttl_wino {
     int tb;             // tiles per block, a multiple of 6
     int by_channels;    // one block of every tile, its output channels split over the threads
     float *u;           // [36][K/16][C][16], or NULL when made per panel as the tiles need it
-    float *g8;          // the scaled weights, [K/8][C][9][8], kept when u is NULL
+    float *g8;          // the scaled weights, [K/8][C][9][8], only when u is NULL (panels are made from it)
     float *bias;        // [K], zeros when none
     ttl_act pre, post;
     int sum;
@@ -91,16 +91,30 @@ static int team_size(void) {
 
 // MARK: - Weights
 
-// The weights, scaled, in groups of 8 output channels: g8[K/8][C][9][8].
-static void pack_weights(ttl_wino *w, const float *g, const float *scales) {
-    const int C = w->c, K = w->k;
-    float *out = w->g8;  // written in order; the 8 rows of a group are read side by side
-    for (int k0 = 0; k0 < K; k0 += 8) {
-        float s[8];
-        for (int l = 0; l < 8; l++) s[l] = scales ? scales[k0 + l] : 1.f;
-        for (size_t ct = 0; ct < (size_t)C * 9; ct++)
-            for (int l = 0; l < 8; l++) *out++ = g[(size_t)(k0 + l) * C * 9 + ct] * s[l];
+// The weights as creation reads them: OIHW, scaled per output channel.
+struct wino_source {
+    ttl_wino *w;
+    const float *g, *scales;
+};
+
+/// The 9 taps of input channel `c` for output channels k0 … k0+7, scaled: [9][8] into `out`.
+static inline void gather_unit(const struct wino_source *src, int k0, int c, float *out) {
+    const int C = src->w->c;
+    for (int l = 0; l < 8; l++) {
+        const float *row = src->g + ((size_t)(k0 + l) * C + c) * 9;
+        const float s = src->scales ? src->scales[k0 + l] : 1.f;
+        for (int t = 0; t < 9; t++) out[t * 8 + l] = row[t] * s;
     }
+}
+
+// The weights, scaled, in groups of 8 output channels: g8[K/8][C][9][8], split over the team
+// by groups.
+static void pack_weights(void *p, int me, int threads) {
+    const struct wino_source *src = p;
+    ttl_wino *w = src->w;
+    const int C = w->c, KB = w->k / 8;
+    for (int kb = me; kb < KB; kb += threads)
+        for (int c = 0; c < C; c++) gather_unit(src, kb * 8, c, w->g8 + ((size_t)kb * C + c) * 72);
 }
 
 /// U = G g Gᵀ for one input channel and 8 output channels (`g`: [9][8]), stored as 36
@@ -132,14 +146,17 @@ AVX2 static inline void transform_unit(const float *g, float *u, size_t alpha_st
 #undef G_MAP
 }
 
-/// All of U, [36][K/16][C][16], split over the team.
+/// All of U, [36][K/16][C][16], from the weights, split over the team.
 AVX2 static void transform_weights(void *p, int me, int threads) {
-    ttl_wino *w = p;
+    const struct wino_source *src = p;
+    ttl_wino *w = src->w;
     const int C = w->c, KB = w->k / 8;
     const size_t alpha_stride = (size_t)(w->k / 16) * C * 16;
+    float g[72] __attribute__((aligned(32)));
     for (int unit = me; unit < KB * C; unit += threads) {
         const int kb = unit / C, c = unit % C;
-        transform_unit(w->g8 + ((size_t)kb * C + c) * 72, w->u + ((size_t)(kb / 2) * C + c) * 16 + (kb % 2) * 8, alpha_stride);
+        gather_unit(src, kb * 8, c, g);
+        transform_unit(g, w->u + ((size_t)(kb / 2) * C + c) * 16 + (kb % 2) * 8, alpha_stride);
     }
 }
 
@@ -406,20 +423,16 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
     *w = (ttl_wino){.n = (int)n, .c = (int)c, .h = (int)h, .w = (int)wd, .k = (int)k, .oh = (int)oh, .ow = (int)ow,
                     .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb, .by_channels = by_channels,
                     .pre = pre, .post = post, .sum = sum};
-    w->g8 = floats(9 * (size_t)c * (size_t)k);
     w->bias = floats((size_t)k);
     if (keep_u) w->u = floats(36 * (size_t)c * (size_t)k);
-    if (!w->g8 || !w->bias || (keep_u && !w->u)) {
+    else w->g8 = floats(9 * (size_t)c * (size_t)k);
+    if (!w->bias || !(keep_u ? (void *)w->u : (void *)w->g8)) {
         ttl_wino_free(w);
         return NULL;
     }
     for (int64_t i = 0; i < k; i++) w->bias[i] = bias ? bias[i] : 0;
-    pack_weights(w, weights, scales);
-    if (keep_u) {
-        on_team(transform_weights, w);
-        free(w->g8);
-        w->g8 = NULL;
-    }
+    struct wino_source src = {w, weights, scales};
+    on_team(keep_u ? transform_weights : pack_weights, &src);
     return w;
 }
 
