@@ -1,22 +1,20 @@
-// Gemm and 2-D MatMul (https://onnx.ai/onnx/operators/onnx__Gemm.html, …MatMul.html).
+// Gemm (https://onnx.ai/onnx/operators/onnx__Gemm.html). MatMul.swift imports MatMul, of two
+// matrices as a GemmOp too.
 import TTLCore
 import TTLNN
 
 enum GemmNode: ONNXOperator {
-    static let onnxTypes = ["Gemm", "MatMul"]
+    static let onnxTypes = ["Gemm"]
 
     static func importNode(_ n: ONNXNode, _ c: inout GraphConverter) throws {
         let a = n.attributes
         let (x, w) = (try c.required(n, 0), try c.required(n, 1))
         guard c.constants[x] == nil else { throw Unsupported(detail: "constant left operand") }
-        let options = n.type == "Gemm"
-            ? Gemm.Options(transposeA: a.int("transA", 0) != 0, transposeB: a.int("transB", 0) != 0,
-                           alpha: a.float("alpha", 1), beta: a.float("beta", 1))
-            : Gemm.Options()
-        if n.type == "MatMul", c.shapes(x)?.0.rank != 2 || c.shapes(w)?.0.rank != 2 { throw Unsupported(detail: "batched MatMul") }
+        let options = Gemm.Options(transposeA: a.int("transA", 0) != 0, transposeB: a.int("transB", 0) != 0,
+                                   alpha: a.float("alpha", 1), beta: a.float("beta", 1))
         // B and C are usually weights, but may be activations (torch.mm, addmm).
         var inputs = [x, try c.operand(w, .parameter)]
-        if n.type == "Gemm", let bias = n.input(2) { _ = try c.required(n, 2); inputs.append(try c.operand(bias, .parameter)) }
+        if let bias = n.input(2) { _ = try c.required(n, 2); inputs.append(try c.operand(bias, .parameter)) }
         try c.add(n.name, GemmOp(options), inputs, [n.output])
     }
 

@@ -42,8 +42,9 @@ enum ONNXOperators {
         // Layers.
         IdentityNode.self, DropoutNode.self, ConvNode.self, BatchNormalizationNode.self, ActivationNodes.self,
         ArithmeticNodes.self, PoolNodes.self, GlobalAveragePoolNode.self, ReduceMeanNode.self, FlattenNode.self,
-        ReshapeNode.self, TransposeNode.self, GemmNode.self, PadNode.self, SoftmaxNode.self, ConcatNode.self,
-        VariadicNodes.self, LRNNode.self, ElementwiseMathNodes.self, PReluNode.self, PowNode.self,
+        ReshapeNode.self, TransposeNode.self, GemmNode.self, MatMulNode.self, PadNode.self, SoftmaxNode.self, ConcatNode.self,
+        VariadicNodes.self, LRNNode.self, ElementwiseMathNodes.self, PReluNode.self, PowNode.self, SplitNode.self,
+        LayerNormalizationNode.self, GeluNode.self,
     ]
 
     /// ONNX operator type → its mapping.
