@@ -1,6 +1,7 @@
 import TTLCore
 
-/// The classification head: the last Gemm (Linear/MatMul) feeding the model's output.
+/// The classification head: the last Gemm (Linear/MatMul) feeding the model's output, or
+/// SqueezeNet's final 1×1 convolution followed by ReLU, global average pooling and a flatten.
 public struct Head: Sendable, Equatable {
     /// The Gemm node.
     public var node: String
@@ -18,11 +19,15 @@ public struct Head: Sendable, Equatable {
     public var logits: String
     /// A Softmax node between the head and the output, if the model ends with one.
     public var softmax: String?
+    /// For a convolutional head, the nodes from the 1×1 convolution to the logits (convolution
+    /// first); `features` is then the convolution's `[N, C, H, W]` input. Empty for a Gemm head.
+    public var convolutionNodes: [String]
 
     /// A head from its node, parameter paths, sizes and values.
-    public init(node: String, weight: String, bias: String?, inFeatures: Int, outFeatures: Int, features: String, logits: String, softmax: String?) {
+    public init(node: String, weight: String, bias: String?, inFeatures: Int, outFeatures: Int, features: String, logits: String, softmax: String?,
+                convolutionNodes: [String] = []) {
         self.node = node; self.weight = weight; self.bias = bias; self.inFeatures = inFeatures; self.outFeatures = outFeatures
-        self.features = features; self.logits = logits; self.softmax = softmax
+        self.features = features; self.logits = logits; self.softmax = softmax; self.convolutionNodes = convolutionNodes
     }
 }
 
@@ -42,20 +47,24 @@ public enum GraphEditError: Error, Equatable, CustomStringConvertible {
 
 extension Model {
     /// Finds the head by walking back from the first output through Softmax, Identity and
-    /// Dropout nodes to a Gemm whose weight is a parameter.
+    /// Dropout nodes to a Gemm whose weight is a parameter; or, through Flatten/Reshape, global
+    /// average pooling and ReLU, to a 1×1 convolution with stored weights (SqueezeNet).
     public func findHead() throws(GraphEditError) -> Head {
         guard var value = outputs.first else { throw .noHead("the model has no output") }
         let producers = self.producers
         var softmax: String? = nil
+        var logits: String? = nil
+        var tail: [String] = []
+        var pooled = false, rectified = false
         while let p = producers[value] {
             let n = nodes[p]
             switch n.operation {
-            case is SoftmaxOp:
+            case is SoftmaxOp where logits == nil:
                 softmax = n.name
                 value = n.inputs[0]
-            case is IdentityOp:
+            case is IdentityOp where logits == nil:
                 value = n.inputs[0]
-            case let gemm as GemmOp:
+            case let gemm as GemmOp where logits == nil:
                 guard !gemm.options.transposeA, let w = parameters.tensor(n.inputs[1]), w.rank == 2 else {
                     throw .noHead("node '\(n.name)' is a Gemm but its weight is not a stored matrix")
                 }
@@ -63,8 +72,29 @@ extension Model {
                 let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
                 return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: inF, outFeatures: outF,
                             features: n.inputs[0], logits: n.outputs[0], softmax: softmax)
+            case is FlattenOp where !pooled, is ReshapeOp where !pooled, is GlobalAvgPoolOp where !pooled,
+                 is ActivationOp where pooled && !rectified && (n.operation as! ActivationOp).function == .relu:
+                if n.operation is GlobalAvgPoolOp { pooled = true }
+                if n.operation is ActivationOp { rectified = true }
+                if logits == nil { logits = value }
+                tail.insert(n.name, at: 0)
+                value = n.inputs[0]
+            case let conv as Conv2DOp where pooled:
+                let o = conv.options
+                guard let w = parameters.tensor(n.inputs[1]), w.rank == 4, w.shape[2] == 1, w.shape[3] == 1, o.groups == 1,
+                      o.stride == Size2D(1), o.padding == .zero else {
+                    throw .noHead("node '\(n.name)' is a convolution but not a 1×1 one with stored weights")
+                }
+                let chain = [n.name] + tail
+                let inside = Set(nodes.filter { chain.contains($0.name) && $0.name != chain.last }.flatMap(\.outputs))
+                if let reader = nodes.first(where: { !chain.contains($0.name) && !inside.isDisjoint(with: $0.inputs) }) {
+                    throw .noHead("node '\(reader.name)' also reads a value of the convolutional head '\(n.name)'")
+                }
+                let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
+                return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: w.shape[1], outFeatures: w.shape[0],
+                            features: n.inputs[0], logits: logits!, softmax: softmax, convolutionNodes: chain)
             default:
-                throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), not from a Gemm/MatMul")
+                throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), not from a Gemm/MatMul or a 1×1 convolution classifier")
             }
         }
         throw .noHead("output '\(value)' is not computed by any node")
@@ -73,6 +103,11 @@ extension Model {
     /// Replaces the head with a new `Linear(inFeatures, classes)`, initialised as PyTorch
     /// initialises `nn.Linear` (weight and bias uniform in ±1/√in), under the old head's paths
     /// (`fc.weight`, `fc.bias`); the new parameters train. A final Softmax stays.
+    ///
+    /// A convolutional head (1×1 convolution → ReLU → global average pooling → flatten) becomes
+    /// global average pooling → flatten → Linear under the convolution's name and paths: the
+    /// backbone's features are then C numbers per image rather than C × H × W, the pooling
+    /// commutes with a linear map, and only the ReLU on the logits goes.
     @discardableResult
     public mutating func replaceHead(classes: Int, seed: UInt64 = 0) throws(GraphEditError) -> Head {
         precondition(classes > 0)
@@ -86,6 +121,19 @@ extension Model {
         parameters[biasPath] = .init(bias)
         frozen.remove(head.weight)
         frozen.remove(biasPath)
+        if !head.convolutionNodes.isEmpty {
+            let names = Set(head.convolutionNodes)
+            let first = nodes.firstIndex { names.contains($0.name) }!
+            let spatial = head.features
+            head.features = head.node + "/features"
+            nodes.removeAll { names.contains($0.name) }
+            nodes.insert(contentsOf: [
+                Node(head.node + "/pool", GlobalAvgPoolOp(), inputs: [spatial]),
+                Node(head.node + "/flatten", FlattenOp(axis: 1), inputs: [head.node + "/pool"], outputs: [head.features]),
+                Node(head.node, GemmOp(Gemm.Options(transposeB: true)), inputs: [head.features, head.weight, biasPath], outputs: [head.logits]),
+            ], at: first)
+            head.convolutionNodes = []
+        }
         let index = nodes.firstIndex { $0.name == head.node }!
         nodes[index].operation = GemmOp(Gemm.Options(transposeB: true))
         nodes[index].inputs = [head.features, head.weight, biasPath]
