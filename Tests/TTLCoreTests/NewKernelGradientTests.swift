@@ -96,4 +96,44 @@ final class NewKernelGradientTests: XCTestCase {
         XCTAssertNil(PadND.shape([0], PadND.Options(before: [1], after: [0], mode: .edge)), "edge of nothing")
         XCTAssertEqual(PadND.shape([3, 4], PadND.Options(before: [1, -1], after: [0, 2])), [4, 5])
     }
+
+    func testLayerNorm() {
+        // Rows of 6 (ConvNeXt normalizes the channel axis of NHWC activations).
+        let ins = [tensor([2, 3, 6], -2, 2), tensor([6], 0.5, 1.5), tensor([6])]
+        gradcheck("layer norm", ins, forward: { LayerNorm.forward($0[0], scale: $0[1], bias: $0[2], inner: 6, epsilon: 1e-5).0 }) { dy, x in
+            let (_, cache) = LayerNorm.forward(x[0], scale: x[1], bias: x[2], inner: 6, epsilon: 1e-5)
+            let g = LayerNorm.backward(outputGradient: dy, cache: cache, scale: x[1])
+            return [g.input, g.scale, g.bias]
+        }
+    }
+
+    func testMatMul() {
+        // Batched with broadcast batch axes, and the rank-2 right side of a Linear.
+        for (a, b) in [([2, 1, 3, 4], [3, 4, 5]), ([2, 3, 4], [4, 5]), ([3, 4], [4, 2])] as [(Shape, Shape)] {
+            gradcheck("matmul \(a) \(b)", [tensor(a), tensor(b)], forward: { MatMul.forward($0[0], $0[1]) }) { dy, x in
+                let g = MatMul.backward(outputGradient: dy, x[0], x[1])
+                return [g.a, g.b]
+            }
+        }
+        XCTAssertNil(MatMul.outputShape([2, 3, 4], [5, 6]), "inner sizes disagree")
+        XCTAssertNil(MatMul.outputShape([2, 3, 4], [3, 4, 5]), "batch axes do not broadcast")
+    }
+
+    func testSlice() {
+        let shape: Shape = [2, 5, 6]
+        // Forward and backward steps, negative ends, ends past the axis (ONNX's clamping).
+        let windows = [
+            Slice.Window(shape: shape, starts: [1, 0], ends: [4, 100], axes: [1, 2], steps: [1, 2])!,
+            Slice.Window(shape: shape, starts: [-1, 4], ends: [Int.min, -100], axes: [1, 2], steps: [-2, -1])!,
+        ]
+        for w in windows {
+            gradcheck("slice \(w)", [tensor(shape)], forward: { Slice.forward($0[0], w) }) { dy, x in
+                [Slice.backward(outputGradient: dy, inputShape: x[0].shape, w)]
+            }
+        }
+        XCTAssertEqual(windows[0].outputShape, [2, 3, 3])
+        XCTAssertEqual(windows[1].outputShape, [2, 3, 5])
+        XCTAssertNil(Slice.Window(shape: shape, starts: [0], ends: [1], axes: [3], steps: [1]), "no such axis")
+        XCTAssertNil(Slice.Window(shape: shape, starts: [0], ends: [1], axes: [1], steps: [0]), "step 0")
+    }
 }
