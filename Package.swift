@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TTLONNXTests",
-            dependencies: ["TTLONNX", "_TestSupport"],
+            dependencies: ["TTLONNX", "_TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -59,8 +59,8 @@ extension GraphConverter {
         }
         let o1: [Shape], o2: [Shape]
         do {
-            o1 = try op.outputShapes(try inShapes(true))
-            o2 = try op.outputShapes(try inShapes(false))
+            o1 = try op.checkedOutputShapes(try inShapes(true))
+            o2 = try op.checkedOutputShapes(try inShapes(false))
         } catch let e as OperationError {
             throw InvalidNode(e.message)
         }
@@ -98,9 +98,19 @@ extension GraphConverter {
     }
 
     /// A 2-D window from ONNX attributes: kernel, strides, dilations, pads or auto_pad.
+    /// The largest kernel size, stride, dilation or pad a file may give.
+    static let maximumWindowNumber = 1 << 24
+
     func window(_ a: Attributes, input: String, kernel: [Int], ceil: Bool) throws -> Window2D {
         guard kernel.count == 2 else { throw Unsupported(detail: "\(kernel.count)-D; ttl supports 2-D") }
         let strides = a.ints("strides") ?? [1, 1], dilations = a.ints("dilations") ?? [1, 1]
+        // Every window number at most 2^24, so that the window arithmetic cannot overflow.
+        for (what, v) in [("kernel_shape", kernel), ("strides", strides), ("dilations", dilations), ("pads", a.ints("pads") ?? [])] {
+            guard v.allSatisfy({ $0 <= Self.maximumWindowNumber }) else {
+                throw InvalidNode("\(what) \(v) beyond the limit of \(Self.maximumWindowNumber)")
+            }
+        }
+        guard kernel.allSatisfy({ $0 >= 1 }) else { throw InvalidNode("kernel_shape \(kernel) must be positive") }
         guard strides.count == 2, dilations.count == 2, strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }) else {
             throw InvalidNode("strides \(strides) and dilations \(dilations) must be two positive numbers")
         }

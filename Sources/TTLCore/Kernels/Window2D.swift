@@ -70,9 +70,15 @@ public struct Window2D: Hashable, Sendable {
     /// With `ceilMode`, a last window that would start in the trailing padding is dropped
     /// (PyTorch's rule, also ONNX's since opset 19).
     static func extent(_ n: Int, _ k: Int, _ s: Int, _ d: Int, _ before: Int, _ after: Int, _ ceil: Bool) -> Int {
-        let span = n + before + after - d * (k - 1) - 1
+        // File values reach here: any overflow, or a non-positive step, is an empty output.
+        guard s > 0, d > 0, k > 0, n >= 0, before >= 0, after >= 0 else { return 0 }
+        let (reach, o1) = d.multipliedReportingOverflow(by: k - 1)
+        let (padded, o2) = n.addingReportingOverflow(before)
+        let (total, o3) = padded.addingReportingOverflow(after)
+        guard !o1, !o2, !o3 else { return 0 }
+        let span = total - reach - 1
         if span < 0 { return 0 }
-        var out = (ceil ? (span + s - 1) / s : span / s) + 1
+        var out = (ceil ? span / s + (span % s == 0 ? 0 : 1) : span / s) + 1
         if ceil && (out - 1) * s >= n + before { out -= 1 }
         return out
     }

@@ -31,6 +31,10 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
     /// The largest element count accepted from an untrusted header (16 Gi floats, 64 GiB).
     public static let maximumElementCount = 1 << 34
 
+    /// The largest activation a graph may compute (2 Gi floats, 8 GiB): shape inference refuses
+    /// an output above it, for any batch size, before anything is allocated.
+    public static let maximumActivationElementCount = 1 << 31
+
     /// Number of axes.
     public var rank: Int { dimensions.count }
     /// Number of elements: the product of the dimensions (1 for a scalar).

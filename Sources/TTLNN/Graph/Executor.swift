@@ -66,7 +66,7 @@ extension Model {
                 if let s = shapes[v] ?? parameters[v]?.tensor.shape { ins.append(s) } else { throw .missingInput(v) }
             }
             let outs: [Shape]
-            do { outs = try n.operation.outputShapes(ins) } catch {
+            do { outs = try n.operation.checkedOutputShapes(ins) } catch {
                 throw .shape(node: n.name, op: n.operation.type, message: error.message)
             }
             guard outs.count == n.outputs.count else {

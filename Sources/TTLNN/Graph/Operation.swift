@@ -47,6 +47,18 @@ public protocol GraphOperation: Sendable, CustomStringConvertible {
 }
 
 extension GraphOperation {
+    /// ``outputShapes(_:)``, each output then held to ``Shape/maximumActivationElementCount``
+    /// with overflow-checked products: the graph's one gate between file values and allocation.
+    public func checkedOutputShapes(_ inputs: [Shape]) throws(OperationError) -> [Shape] {
+        let outputs = try outputShapes(inputs)
+        for s in outputs {
+            do { _ = try Shape(checking: s.dimensions, limit: Shape.maximumActivationElementCount) } catch {
+                throw OperationError("output \(s) is over the limit of \(Shape.maximumActivationElementCount) elements per activation")
+            }
+        }
+        return outputs
+    }
+
     /// Default: one operation per output element.
     public func flops(inputs: [Shape], outputs: [Shape]) -> Int { outputs.reduce(0) { $0 + $1.count } }
     /// Default: the operation's ``type``.

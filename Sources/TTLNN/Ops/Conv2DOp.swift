@@ -13,7 +13,8 @@ public struct Conv2DOp: GraphOperation {
         try Check.rank(s[0], 4, "input")
         try Check.rank(s[1], 4, "weight")
         let g = options.groups
-        guard g >= 1, s[0][1] == s[1][1] * g, s[1][0] % g == 0 else {
+        let (channels, overflow) = s[1][1].multipliedReportingOverflow(by: g)
+        guard g >= 1, !overflow, s[0][1] == channels, s[1][0] % g == 0 else {
             throw OperationError("input \(s[0]) and weight \(s[1]) disagree with groups \(g)")
         }
         if s.count == 3 && s[2] != [s[1][0]] { throw OperationError("bias \(s[2]) for \(s[1][0]) output channels") }

@@ -53,12 +53,19 @@ public struct ReshapeOp: GraphOperation {
             default: break
             }
         }
+        // Products checked: the target's dimensions come from files.
+        var known = 1
+        for (k, d) in dims.enumerated() where k != inferred {
+            let (p, overflow) = known.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= input.count || input.count == 0 else { throw OperationError("cannot reshape \(input) to \(target)") }
+            known = p
+        }
         if let i = inferred {
-            let known = dims.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
             guard known > 0, input.count % known == 0 else { throw OperationError("cannot reshape \(input) to \(target)") }
             dims[i] = input.count / known
+            known *= dims[i]
         }
-        guard dims.reduce(1, *) == input.count else { throw OperationError("cannot reshape \(input) (\(input.count) elements) to \(target)") }
+        guard known == input.count else { throw OperationError("cannot reshape \(input) (\(input.count) elements) to \(target)") }
         return Shape(dims)
     }
 

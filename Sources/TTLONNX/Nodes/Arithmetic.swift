@@ -26,16 +26,21 @@ enum ArithmeticNodes: ONNXOperator {
                 guard !x.contains(GraphConverter.batchDimension) && !y.contains(GraphConverter.batchDimension) else {
                     throw Unsupported(detail: "arithmetic on the dynamic batch size")
                 }
-                guard sx == sy || sy.count == 1 || sx.count == 1 else { throw Unsupported(detail: "broadcast of integer constants") }
+                guard x.count == sx.count, y.count == sy.count, x.count > 0, y.count > 0,
+                      sx == sy || sy.count == 1 || sx.count == 1 else { throw Unsupported(detail: "broadcast of integer constants") }
                 let count = max(x.count, y.count)
-                let values = (0 ..< count).map { i -> Int in
+                // File values: every operation overflow-checked.
+                let values = try (0 ..< count).map { i -> Int in
                     let (p, q) = (x[sx.count == 1 ? 0 : i], y[sy.count == 1 ? 0 : i])
+                    let (v, overflow): (Int, Bool)
                     switch op {
-                    case .add: return p + q
-                    case .sub: return p - q
-                    case .mul: return p * q
-                    case .div: return q == 0 ? 0 : p / q
+                    case .add: (v, overflow) = p.addingReportingOverflow(q)
+                    case .sub: (v, overflow) = p.subtractingReportingOverflow(q)
+                    case .mul: (v, overflow) = p.multipliedReportingOverflow(by: q)
+                    case .div: (v, overflow) = q == 0 ? (0, false) : p.dividedReportingOverflow(by: q)
                     }
+                    guard !overflow else { throw InvalidNode("integer \(op) of \(p) and \(q) overflows") }
+                    return v
                 }
                 c.constants[out] = .integers(values, sx.count >= sy.count ? sx : sy)
             } else {
