@@ -57,7 +57,12 @@ public struct Classifier {
         let head = try? model.findHead()
         let output = model.outputs[0]
         let y = try model.run([model.inputs[0].name: x], outputs: [output])[output]!
-        return head?.softmax != nil ? y : Softmax.forward(y.reshaped([y.shape[0], y.count / max(y.shape[0], 1)]), axis: -1)
+        let p = head?.softmax != nil ? y : Softmax.forward(y.reshaped([y.shape[0], y.count / max(y.shape[0], 1)]), axis: -1)
+        let c = p.count / max(p.shape[0], 1)
+        if let bad = p.scalars.firstIndex(where: { !$0.isFinite }), c > 0 {
+            throw TTLError.nonFiniteOutput(file: urls[min(bad / c, urls.count - 1)].path)
+        }
+        return p
     }
 
     /// The `top` most likely labels of each image, most likely first.

@@ -18,6 +18,8 @@ public enum TTLError: Error, Equatable, CustomStringConvertible {
     case io(file: String, message: String)
     /// A request that does not make sense (options that conflict, values out of range).
     case usage(String)
+    /// The model computed a NaN or infinite score for an image.
+    case nonFiniteOutput(file: String)
 
     /// The one line the CLI prints.
     public var description: String {
@@ -29,6 +31,7 @@ public enum TTLError: Error, Equatable, CustomStringConvertible {
         case let .alreadyStored(name): "a model named '\(name)' is already stored (use --force to replace it, or --name)"
         case let .io(file, message): "\(file): \(message)"
         case let .usage(message): message
+        case let .nonFiniteOutput(file): "\(file): the model's output for this image is not a finite number (NaN or infinity); its weights may be damaged"
         }
     }
 }

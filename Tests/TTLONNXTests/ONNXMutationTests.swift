@@ -72,6 +72,12 @@ final class ONNXMutationTests: XCTestCase {
                 }
             }
         }
+        var none = model
+        none.graph.output = []
+        out.append(("a graph without outputs", none))
+        var unknown = model
+        unknown.graph.output[0].name = "computed by no node"
+        out.append(("an output no node computes", unknown))
         return out
     }
 
@@ -119,7 +125,12 @@ final class ONNXMutationTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(total, 1000)
+        XCTAssertGreaterThan(total, 10_000)
+        var none = try Onnx_ModelProto(serializedBytes: Data(contentsOf: ONNXModelTests.fixtures.appendingPathComponent("models/zoo_preact_reshape/model.onnx")))
+        none.graph.output = []
+        XCTAssertThrowsError(try ONNXImporter.load(try none.serializedBytes(), file: "no-outputs.onnx")) {
+            XCTAssertEqual("\($0)", "no-outputs.onnx: the graph has no outputs")
+        }
         print("mutants: \(total), errors \(errors), runs \(runs)")
     }
 }

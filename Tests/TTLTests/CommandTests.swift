@@ -71,6 +71,19 @@ final class CommandTests: CommandTestCase {
         XCTAssertEqual(try ttl("export", model, "--output", home.appendingPathComponent("m.pb").path).status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("m.pb").path))
         XCTAssertEqual(try ttl("import", home.appendingPathComponent("nothing.onnx").path).err, "ttl: \(home.appendingPathComponent("nothing.onnx").path): no such file\n")
+
+        // A model whose scores are NaN: predict and evaluate refuse in one line naming the image.
+        var broken = try ModelFile.load(URL(fileURLWithPath: model))
+        let bias = try broken.findHead().bias!
+        broken.parameters[bias] = .init(Tensor(repeating: .nan, shape: broken.parameters.tensor(bias)!.shape))
+        let nanModel = home.appendingPathComponent("nan.onnx")
+        try ModelFile.save(broken, to: nanModel)
+        let colours = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TTLFineTuneTests/Fixtures/dataset").path
+        let nan = try ttl("predict", nanModel.path, colours + "/red/red_1.png")
+        XCTAssertEqual(nan.status, 1)
+        XCTAssertEqual(nan.err.split(separator: "\n").last, "ttl: \(colours)/red/red_1.png: the model's output for this image is not a finite number (NaN or infinity); its weights may be damaged")
+        XCTAssertEqual(try ttl("evaluate", nanModel.path, "--data", colours).status, 1)
     }
 
     /// Keras files through the same commands: import (stored as ONNX), run (NHWC in, Keras's

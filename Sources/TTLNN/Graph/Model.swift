@@ -64,6 +64,7 @@ public struct Model: Sendable {
 
     /// Builds a model, sorting the nodes topologically and checking that every value is produced once.
     public init(inputs: [InputSpec], outputs: [String], nodes: [Node], parameters: ParameterTree) throws(GraphError) {
+        guard !outputs.isEmpty else { throw .noOutputs }
         self.inputs = inputs
         self.outputs = outputs
         self.parameters = parameters
@@ -150,6 +151,8 @@ public enum GraphError: Error, Equatable, CustomStringConvertible {
     case shape(node: String, op: String, message: String)
     /// A requested value that no node, graph input or parameter provides.
     case unknownNode(String)
+    /// A graph that computes nothing.
+    case noOutputs
 
     public var description: String {
         switch self {
@@ -162,6 +165,7 @@ public enum GraphError: Error, Equatable, CustomStringConvertible {
             "input '\(v)' has shape \(got), expected [\(expected.map { $0.map(String.init) ?? "N" }.joined(separator: ", "))]"
         case let .shape(node, op, message): "node '\(node)' (\(op)): \(message)"
         case let .unknownNode(n): "no node or value named '\(n)'"
+        case .noOutputs: "the graph has no outputs"
         }
     }
 }
