@@ -46,6 +46,7 @@ fixtures:
 	KERAS_BACKEND=torch python3 scripts/make_architecture_fixtures.py
 	python3 scripts/make_onnx_fixtures.py
 	python3 scripts/make_onnx_op_fixtures.py
+	python3 scripts/make_torchvision_fixtures.py
 	python3 scripts/make_image_fixtures.py
 	python3 scripts/make_optimizer_fixtures.py
 	python3 scripts/make_keras_fixtures.py
