@@ -89,7 +89,7 @@ final class ONNXMutationTests: XCTestCase {
     /// Writes `v` as the tensor's values, dims following the length (a wrong length is then a
     /// list of another size, not a tensor disagreeing with its dims, which another test covers).
     static func setInt64s(_ t: inout Onnx_TensorProto, _ v: [Int64]) {
-        if t.dims.count == 1 { t.dims = [Int64(v.count)] } else if v.count != t.int64Data.count + t.rawData.count / 8 { t.dims = [Int64(v.count)] }
+        if v.count != int64s(t).count { t.dims = [Int64(v.count)] }
         if t.rawData.isEmpty { t.int64Data = v } else { t.rawData = v.withUnsafeBytes { Data($0) } }
     }
 
