@@ -16,8 +16,9 @@ struct FNV1a {
     var hex: String { String(value, radix: 16) }
 }
 
-/// Features on disk under `folder/<backbone key>/<image key>.f32` (raw little-endian float32),
-/// with counts of what was computed and what was found.
+/// Features on disk under `folder/<backbone key>/<image key>.f32` (a checked header, then
+/// little-endian float32), with counts of what was computed and what was found. Several
+/// processes, on several machines sharing the folder, may read and write it at once.
 public final class FeatureCache: @unchecked Sendable {
     /// Where features are kept; nil keeps nothing.
     public let folder: URL?
@@ -72,18 +73,59 @@ public final class FeatureCache: @unchecked Sendable {
         folder?.appendingPathComponent(backbone).appendingPathComponent(image + ".f32")
     }
 
+    /// An entry on disk: "TTLF", the feature count (UInt32), the FNV-1a hash of the features
+    /// (UInt64), then the features; all little-endian. A reader checks all three, so that a
+    /// torn, truncated or foreign file (a shared file system, a crashed writer) reads as missing.
+    static let magic: [UInt8] = Array("TTLF".utf8)
+    static let headerBytes = 16
+
+    static func checksum(_ features: UnsafeRawBufferPointer) -> UInt64 {
+        var h = FNV1a()
+        h.combine(features)
+        return h.value
+    }
+
+    static func encode(_ features: [Float]) -> Data {
+        var data = Data(magic)
+        withUnsafeBytes(of: UInt32(features.count).littleEndian) { data.append(contentsOf: $0) }
+        let hash = features.withUnsafeBytes { checksum($0) }
+        withUnsafeBytes(of: hash.littleEndian) { data.append(contentsOf: $0) }
+        features.withUnsafeBytes { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// The features of an entry, or nil when it is not a whole, intact entry of `count` features.
+    static func decode(_ data: Data, count: Int) -> [Float]? {
+        guard data.count == headerBytes + count * 4 else { return nil }
+        return data.withUnsafeBytes { raw -> [Float]? in
+            guard Array(raw[0 ..< 4]) == magic,
+                  raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian == count else { return nil }
+            let payload = UnsafeRawBufferPointer(rebasing: raw[headerBytes...])
+            guard raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian == checksum(payload) else { return nil }
+            return (0 ..< count).map { Float(bitPattern: payload.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) }
+        }
+    }
+
+    /// The cached features of an image, or nil when there is no intact entry.
     func load(_ backbone: String, _ image: String, count: Int) -> [Float]? {
-        guard let url = file(backbone, image), let data = try? Data(contentsOf: url), data.count == count * 4 else { return nil }
+        guard let url = file(backbone, image), let data = try? Data(contentsOf: url), let features = Self.decode(data, count: count) else { return nil }
         lock.withLock { found += 1 }
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return features
+    }
+
+    /// Whether an intact entry of `count` features is there (without counting it as found).
+    func contains(_ backbone: String, _ image: String, count: Int) -> Bool {
+        guard let url = file(backbone, image), let data = try? Data(contentsOf: url) else { return false }
+        return Self.decode(data, count: count) != nil
     }
 
     /// Folders already made by this cache, so that a store is one write and one rename.
     private var madeFolders = Set<String>()
 
-    /// Writes the features to a temporary name beside their file and renames it into place, so
-    /// that a reader (another process too) sees either nothing or the whole entry. Failures
-    /// only lose the entry: it is computed again next time.
+    /// Writes the entry to a temporary name beside its file and renames it into place, so
+    /// that a reader (another process, on another machine too) sees either nothing or the
+    /// whole entry; writers of the same image write the same bytes, so the last rename wins
+    /// harmlessly. Failures only lose the entry: it is computed again next time.
     func store(_ backbone: String, _ image: String, _ features: [Float]) {
         lock.withLock { computed += 1 }
         guard let url = file(backbone, image) else { return }
@@ -92,16 +134,40 @@ public final class FeatureCache: @unchecked Sendable {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             lock.withLock { _ = madeFolders.insert(dir) }
         }
-        let path = url.path, temporary = "\(path).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        let path = url.path, temporary = "\(path).\(Self.hostTag).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
         var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 && errno == ENOENT {  // the folder was removed since (clear, enforceLimit)
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         }
         guard fd >= 0 else { return }
-        let bytes = features.count * MemoryLayout<Float>.size
-        let written = features.withUnsafeBytes { write(fd, $0.baseAddress, bytes) }
-        if close(fd) != 0 || written != bytes || rename(temporary, path) != 0 { unlink(temporary) }
+        let entry = Self.encode(features)
+        let written = entry.withUnsafeBytes { write(fd, $0.baseAddress, entry.count) }
+        if close(fd) != 0 || written != entry.count || rename(temporary, path) != 0 { unlink(temporary) }
+    }
+
+    /// The host name, in temporary names: process ids repeat across machines.
+    static let hostTag: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "host" }
+        let s = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(s.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.prefix(64))
+    }()
+
+    /// Removes temporaries older than `age` seconds under a backbone's folder: what writers
+    /// that crashed (or were killed) between writing and renaming left behind.
+    @discardableResult
+    public func removeStaleTemporaries(_ backbone: String, olderThan age: TimeInterval = 3600) -> Int {
+        guard let dir = folder?.appendingPathComponent(backbone),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return 0 }
+        var removed = 0
+        let limit = Date().addingTimeInterval(-age)
+        for name in names where name.hasSuffix(".tmp") {
+            let path = dir.appendingPathComponent(name).path
+            if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, date < limit,
+               unlink(path) == 0 { removed += 1 }
+        }
+        return removed
     }
 
     /// Removes everything cached.
