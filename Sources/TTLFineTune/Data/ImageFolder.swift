@@ -58,7 +58,9 @@ public struct ImageFolder: Sendable {
     /// otherwise `validationSplit` of each class (at least one image when the class has two or more)
     /// goes to validation, chosen with `seed`. Headers are read up front: unreadable files are
     /// skipped (or fatal with `strict`), an image claiming absurd dimensions is an error.
-    public init(root: URL, validationSplit: Double = 0.2, seed: UInt64 = 0, strict: Bool = false) throws(DatasetError) {
+    /// With a `shard`, only the images of that shard are kept (and read): the class list
+    /// stays the whole dataset's.
+    public init(root: URL, validationSplit: Double = 0.2, seed: UInt64 = 0, strict: Bool = false, shard: Shard = .all) throws(DatasetError) {
         self.root = root
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else { throw .notAFolder(root.path) }
@@ -68,14 +70,14 @@ public struct ImageFolder: Sendable {
         if sub.contains("train"), let valName {
             let trainRoot = root.appendingPathComponent("train"), valRoot = root.appendingPathComponent(valName)
             let classes = Self.folders(trainRoot)
-            let train = try Self.scan(trainRoot, classes, &skipped)
-            let val = try Self.scan(valRoot, classes, &skipped, allowMissing: true)
+            let train = try Self.scan(trainRoot, classes, &skipped, shard: shard, prefix: "train/")
+            let val = try Self.scan(valRoot, classes, &skipped, allowMissing: true, shard: shard, prefix: valName + "/")
             self.classes = classes
             self.train = train.flatMap { $0 }
             self.validation = val.flatMap { $0 }
         } else {
             let classes = sub
-            let perClass = try Self.scan(root, classes, &skipped)
+            let perClass = try Self.scan(root, classes, &skipped, shard: shard)
             var rng = SplitMix64(seed: seed)
             var train: [Sample] = [], val: [Sample] = []
             for samples in perClass {
@@ -103,15 +105,17 @@ public struct ImageFolder: Sendable {
     }
 
     /// Per class, its readable images (headers checked), sorted by path.
-    static func scan(_ root: URL, _ classes: [String], _ skipped: inout [String], allowMissing: Bool = false) throws(DatasetError) -> [[Sample]] {
+    static func scan(_ root: URL, _ classes: [String], _ skipped: inout [String], allowMissing: Bool = false,
+                     shard: Shard = .all, prefix: String = "") throws(DatasetError) -> [[Sample]] {
         var result: [[Sample]] = []
         var withImages: [String] = []
         for (label, name) in classes.enumerated() {
             let dir = root.appendingPathComponent(name)
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
                 .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }.sorted()
+            let inShard = shard.count == 1 ? files : files.filter { shard.contains(prefix + name + "/" + $0) }
             var samples: [Sample] = []
-            for f in files {
+            for f in inShard {
                 let url = dir.appendingPathComponent(f)
                 do {
                     try ImageDecoder.validate(contentsOf: url)
@@ -121,7 +125,7 @@ public struct ImageFolder: Sendable {
                     skipped.append(error.description)
                 }
             }
-            if samples.isEmpty && !allowMissing { throw .emptyClass(dir.path) }
+            if files.isEmpty && !allowMissing || samples.isEmpty && !allowMissing && shard.count == 1 { throw .emptyClass(dir.path) }
             if !samples.isEmpty { withImages.append(name) }
             result.append(samples)
         }
