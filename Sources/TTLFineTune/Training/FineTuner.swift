@@ -192,7 +192,7 @@ struct EpochInProgress: Codable, Equatable {
 }
 
 /// Thrown inside a run when `shouldStop` says so; `fit` turns it into a checkpoint.
-struct Interrupted: Error {}
+public struct Interrupted: Error {}
 
 /// Fine-tuning a pretrained backbone on an ``ImageFolder``: ``fit(_:data:preprocessing:options:cache:resumingFrom:progress:imagesDone:shouldStop:)``.
 public enum FineTuner {
@@ -369,69 +369,14 @@ public enum FineTuner {
 
     // MARK: Frozen backbone: cached features, head only
 
-    /// Backbone features of `samples`, `[samples.count · head.inFeatures]`: from the cache, or
-    /// computed in chunks of 32 images. The next chunk decodes while the backbone runs only
-    /// when the machine has cores the backbone's threads leave free: on a machine it fills,
-    /// a decoding thread would preempt one of the engine's threads and stall the others at
-    /// their next barrier, so chunks decode (in parallel) between backbone runs instead.
-    static func features(of samples: [Sample], extractor: Model, key: String, head: Head, preprocessing: Preprocessing, cache: FeatureCache,
-                         imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws -> [Float] {
-        let f = head.inFeatures
-        var out = [Float](repeating: 0, count: samples.count * f)
-        var missing: [Int] = []
-        var keys: [String] = []
-        for (i, s) in samples.enumerated() {
-            var h = FNV1a()
-            h.combine((try? Data(contentsOf: s.url)) ?? Data())
-            keys.append(h.hex)
-            if let cached = cache.load(key, h.hex, count: f) { out.replaceSubrange(i * f ..< (i + 1) * f, with: cached) } else { missing.append(i) }
-        }
-        guard !missing.isEmpty else { return out }
-        imagesDone(0, missing.count)
-        let chunks = stride(from: 0, to: missing.count, by: 32).map { Array(missing[$0 ..< min($0 + 32, missing.count)]) }
-        func decode(_ k: Int) -> Result<Tensor, Error> {
-            Result { try load(ArraySlice(chunks[k].map { samples[$0] }), preprocessing) }
-        }
-        let overlap = ProcessInfo.processInfo.activeProcessorCount > ComputeThreads.count
-        var next: Result<Tensor, Error>? = decode(0)
-        var done = 0
-        for (k, chunk) in chunks.enumerated() {
-            let x = try (next ?? decode(k)).get()
-            next = nil
-            let group = DispatchGroup()
-            let box = ResultBox()
-            if overlap && k + 1 < chunks.count {
-                let work = UncheckedWork { decode(k + 1) }
-                DispatchQueue.global().async(group: group) { box.value = work.run() }
-            }
-            defer { group.wait(); next = box.value }
-            let y: Tensor
-            do { y = try extractor.run([extractor.inputs[0].name: x])[head.features]! } catch { throw FineTuneError.model("\(error)") }
-            let values = y.scalars
-            for (j, i) in chunk.enumerated() {
-                let row = Array(values[j * f ..< (j + 1) * f])
-                out.replaceSubrange(i * f ..< (i + 1) * f, with: row)
-                cache.store(key, keys[i], row)
-            }
-            done += chunk.count
-            imagesDone(done, missing.count)
-            // What is computed is cached: a resumed run starts from here.
-            if done < missing.count && shouldStop() { throw Interrupted() }
-        }
-        return out
-    }
-
     static func trainHeadOnFeatures(_ model: Model, head: Head, phase: Phase, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
                                     cache: FeatureCache, state: inout RunState, progress: (EpochReport) -> Void,
                                     imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws {
-        let extractor: Model
-        do { extractor = try model.cut(at: head.features) } catch { throw FineTuneError.model("\(error)") }
-        let key = FeatureCache.key(backbone: extractor, preprocessing: preprocessing)
+        let extractor = try FeatureExtractor(model, head: head, preprocessing: preprocessing)
         let f = head.inFeatures
         let started = DispatchTime.now().uptimeNanoseconds
-        let all = try features(of: data.train + data.validation, extractor: extractor, key: key, head: head, preprocessing: preprocessing,
-                               cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
-        cache.enforceLimit(keeping: key)
+        let all = try extractor.features(of: data.allSamples, cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
+        cache.enforceLimit(keeping: extractor.key)
         let trainX = Array(all[0 ..< data.train.count * f]), valX = Array(all[data.train.count * f ..< all.count])
         var extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let trainY = data.train.map(\.label), valY = data.validation.map(\.label)
