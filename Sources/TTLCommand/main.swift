@@ -20,7 +20,7 @@ struct TTLCommand: ParsableCommand {
               ttl run resnet18 --input batch.npy --output logits.npy
             """,
         subcommands: [Import.self, Show.self, List.self, Remove.self, Run.self, Bench.self, Export.self,
-                      FineTune.self, Predict.self, Evaluate.self, Cache.self, ProbeKeras.self]
+                      FineTune.self, Features.self, Predict.self, Evaluate.self, Cache.self, ProbeKeras.self]
     )
 }
 
@@ -282,7 +282,8 @@ extension TTLCommand {
             discussion: """
                 DIR holds one folder per class, or train/ and val/ folders of class folders. With the
                 backbone frozen (the default) each image goes through it once and its features are
-                cached under $TTL_HOME/cache, so later epochs and later runs cost almost nothing.
+                cached under $TTL_HOME/cache (or --cache), so later epochs and later runs cost almost
+                nothing; `ttl features` fills the cache ahead, on many machines at once.
 
                 --fine-tune trains in two phases (fastai's fine_tune): the head alone for
                 --freeze-epochs on the frozen backbone, then --epochs end to end (from --unfreeze-from,
@@ -323,6 +324,7 @@ extension TTLCommand {
         @Flag(help: "Continue the run that Ctrl-C stopped (its checkpoint beside the output; same options).") var resume = false
         @Flag(help: "One JSON object per epoch instead of text lines.") var json = false
         @Flag(help: "Fail on an unreadable image instead of skipping it.") var strict = false
+        @OptionGroup var cacheOption: CacheOption
         @OptionGroup var preprocessing: PreprocessingOptions
         @OptionGroup var threads: Threads
 
@@ -333,18 +335,7 @@ extension TTLCommand {
             if backboneLR != nil && !fineTune && unfreezeFrom == nil {
                 throw TTLError.usage("--backbone-lr needs --unfreeze-from or --fine-tune (otherwise the backbone is frozen)")
             }
-            let backbone: Model
-            let backboneName: String
-            if let model {
-                backbone = try store.load(model)
-                backboneName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-            } else {
-                guard let url = DefaultModel.locate() else {
-                    throw TTLError.usage("no --model given and the embedded default backbone (weights/\(DefaultModel.fileName)) is not in this build")
-                }
-                backbone = try ModelFile.load(url)
-                backboneName = "efficientnet-lite0"
-            }
+            let (backbone, backboneName) = try loadBackbone(model, store: store)
             let destination = output ?? "\(backboneName)-finetuned"
             // A path or a model-file extension means a file; anything else is a store name.
             let toFile = destination.contains("/") || [".onnx", ".h5", ".keras"].contains { destination.lowercased().hasSuffix($0) }
@@ -389,7 +380,7 @@ extension TTLCommand {
                 }
             }
             fflush(nil)
-            let cache = FeatureCache(folder: store.root.appendingPathComponent("cache/features"))
+            let cache = FeatureCache(folder: cacheOption.folder(store))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             // On a terminal, a progress bar while images go through the backbone; plain lines otherwise.
@@ -495,9 +486,10 @@ extension TTLCommand {
                   ttl cache clear
                 """)
         @Argument(help: "info or clear.") var action: String
+        @OptionGroup var cacheOption: CacheOption
 
         func run() throws {
-            let cache = FeatureCache(folder: ModelStore().root.appendingPathComponent("cache/features"))
+            let cache = FeatureCache(folder: cacheOption.folder(ModelStore()))
             switch action {
             case "info": print(String(format: "feature cache: %.1f MB in %@", Double(cache.size()) / 1e6, cache.folder!.path))
             case "clear":
@@ -570,6 +562,16 @@ final class InterruptRequest: @unchecked Sendable {
     }
 
     var requested: Bool { lock.withLock { count > 0 } }
+}
+
+/// The backbone `--model` names (a stored name or a model file), or the embedded default; and
+/// its short name.
+func loadBackbone(_ model: String?, store: ModelStore) throws -> (Model, name: String) {
+    if let model { return (try store.load(model), URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent) }
+    guard let url = DefaultModel.locate() else {
+        throw TTLError.usage("no --model given and the embedded default backbone (weights/\(DefaultModel.fileName)) is not in this build")
+    }
+    return (try ModelFile.load(url), "efficientnet-lite0")
 }
 
 /// `arg` as a POSIX shell word: unchanged when it is plain, single-quoted otherwise.
