@@ -7,7 +7,7 @@ TEST_FLAGS ?= --disable-swift-testing
 # testing enabled for @testable imports); Package.swift itself carries no unsafe flags.
 TEST_BUILD = -c release -Xswiftc -enable-testing
 
-.PHONY: all deps build release test bench demo fixtures clean
+.PHONY: all deps build release test test-slurm bench demo fixtures clean
 
 all: build
 
@@ -23,6 +23,12 @@ release: deps
 test: deps
 	$(SWIFT) build $(TEST_BUILD) --build-tests
 	$(SWIFT) test $(TEST_BUILD) --skip-build $(TEST_FLAGS)
+
+# Sharded feature extraction on a real single-node Slurm cluster started here (as root; installs
+# slurmctld, slurmd and munge when missing): 4 array tasks, one killed and resubmitted, and a
+# dependent fine-tune whose model must equal a single-machine run's. About a minute.
+test-slurm: release
+	TTL=.build/release/ttl scripts/test-slurm.sh
 
 # Release benchmark: GFLOP/s of ResNet-18's convolution GEMMs and of Conv2D on them.
 bench: deps

@@ -187,7 +187,8 @@ extension TTLCommand {
             print("one task again, alone: sbatch --array=K \(shellQuoted(featuresFile.path))")
             if let finetuneText {
                 try writeAtomically(finetuneText, to: finetuneFile)
-                let job = try sbatch(["--dependency=afterok:\(arrayJob)", finetuneFile.path])
+                // A failed task cancels it, rather than leaving it queued for ever: resubmit with --tasks missing.
+                let job = try sbatch(["--dependency=afterok:\(arrayJob)", "--kill-on-invalid-dep=yes", finetuneFile.path])
                 print("submitted \(finetuneFile.path) as job \(job), to start when every task of \(arrayJob) has succeeded")
             }
         }

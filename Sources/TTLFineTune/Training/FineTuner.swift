@@ -390,49 +390,54 @@ public enum FineTuner {
             Gemm.forward(x, p.tensor(head.weight)!, head.bias.flatMap { p.tensor($0) }, options: gemm)
         }
         let steps = max(1, (trainY.count + options.batchSize - 1) / options.batchSize) * phase.epochs.count
-        for epoch in state.epochsDone + 1 ... phase.epochs.upperBound {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let order = shuffled(trainY.count, &state.rng)
-            var totalLoss = 0.0, correct = 0.0
-            var lr: Float = options.learningRate
-            var bad = false
-            for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                let idx = Array(order[start ..< min(start + options.batchSize, order.count)])
-                var xb = [Float](); xb.reserveCapacity(idx.count * f)
-                for i in idx { xb += trainX[i * f ..< (i + 1) * f] }
-                let x = Tensor(shape: [idx.count, f], scalars: xb), y = idx.map { trainY[$0] }
-                let z = logits(x, params)
-                let (loss, ce) = SoftmaxCrossEntropy.forward(logits: z, labels: y, labelSmoothing: options.labelSmoothing)
-                guard loss.isFinite else { bad = true; break }
-                let dz = SoftmaxCrossEntropy.backward(cache: ce, labels: y, labelSmoothing: options.labelSmoothing)
-                let g = Gemm.backward(outputGradient: dz, x, params.tensor(head.weight)!, cShape: head.bias.map { _ in [head.outFeatures] }, options: gemm)
-                var grads = [head.weight: g.b]
-                if let b = head.bias, let gc = g.c { grads[b] = gc }
-                lr = options.schedule.rate(options.learningRate, step: state.step, totalSteps: steps)
-                optimizer.step(&params, gradients: grads, learningRate: lr)
-                state.step += 1
-                totalLoss += Double(loss) * Double(idx.count)
-                correct += accuracy(z, y) * Double(idx.count)
+        // One BLAS thread: a threaded GEMM's sums depend on how many threads split it, and a
+        // head must come out the same bits however many cores the machine (or Slurm task) has; on
+        // cached features an epoch is small next to extracting them.
+        try BLAS.withThreadCount(1) {
+            for epoch in state.epochsDone + 1 ... phase.epochs.upperBound {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let order = shuffled(trainY.count, &state.rng)
+                var totalLoss = 0.0, correct = 0.0
+                var lr: Float = options.learningRate
+                var bad = false
+                for start in stride(from: 0, to: order.count, by: options.batchSize) {
+                    let idx = Array(order[start ..< min(start + options.batchSize, order.count)])
+                    var xb = [Float](); xb.reserveCapacity(idx.count * f)
+                    for i in idx { xb += trainX[i * f ..< (i + 1) * f] }
+                    let x = Tensor(shape: [idx.count, f], scalars: xb), y = idx.map { trainY[$0] }
+                    let z = logits(x, params)
+                    let (loss, ce) = SoftmaxCrossEntropy.forward(logits: z, labels: y, labelSmoothing: options.labelSmoothing)
+                    guard loss.isFinite else { bad = true; break }
+                    let dz = SoftmaxCrossEntropy.backward(cache: ce, labels: y, labelSmoothing: options.labelSmoothing)
+                    let g = Gemm.backward(outputGradient: dz, x, params.tensor(head.weight)!, cShape: head.bias.map { _ in [head.outFeatures] }, options: gemm)
+                    var grads = [head.weight: g.b]
+                    if let b = head.bias, let gc = g.c { grads[b] = gc }
+                    lr = options.schedule.rate(options.learningRate, step: state.step, totalSteps: steps)
+                    optimizer.step(&params, gradients: grads, learningRate: lr)
+                    state.step += 1
+                    totalLoss += Double(loss) * Double(idx.count)
+                    correct += accuracy(z, y) * Double(idx.count)
+                }
+                for (path, entry) in params.entriesInOrder { state.parameters[path] = entry }
+                state.optimizer = optimizer.state
+                if bad || !allFinite(params, frozen: []) {
+                    state.stopped = try diverged(epoch, state)
+                    return
+                }
+                var validation: (loss: Double, accuracy: Double)? = nil
+                if !valY.isEmpty {
+                    let z = logits(Tensor(shape: [valY.count, f], scalars: valX), params)
+                    let (loss, _) = SoftmaxCrossEntropy.forward(logits: z, labels: valY, labelSmoothing: options.labelSmoothing)
+                    validation = (Double(loss), accuracy(z, valY))
+                }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 + extractSeconds
+                extractSeconds = 0
+                let n = Double(trainY.count)
+                try finishEpoch(epoch, phase: phase, train: (totalLoss / n, correct / n), validation: validation, learningRate: lr, seconds: seconds,
+                                data: data, options: options, state: &state, progress: progress)
+                if state.stopped != nil { return }
+                if epoch < options.totalEpochs && shouldStop() { throw Interrupted() }
             }
-            for (path, entry) in params.entriesInOrder { state.parameters[path] = entry }
-            state.optimizer = optimizer.state
-            if bad || !allFinite(params, frozen: []) {
-                state.stopped = try diverged(epoch, state)
-                return
-            }
-            var validation: (loss: Double, accuracy: Double)? = nil
-            if !valY.isEmpty {
-                let z = logits(Tensor(shape: [valY.count, f], scalars: valX), params)
-                let (loss, _) = SoftmaxCrossEntropy.forward(logits: z, labels: valY, labelSmoothing: options.labelSmoothing)
-                validation = (Double(loss), accuracy(z, valY))
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 + extractSeconds
-            extractSeconds = 0
-            let n = Double(trainY.count)
-            try finishEpoch(epoch, phase: phase, train: (totalLoss / n, correct / n), validation: validation, learningRate: lr, seconds: seconds,
-                            data: data, options: options, state: &state, progress: progress)
-            if state.stopped != nil { return }
-            if epoch < options.totalEpochs && shouldStop() { throw Interrupted() }
         }
     }
 
