@@ -386,7 +386,13 @@ extension TTLCommand {
             // On a terminal, a progress bar while images go through the backbone; plain lines otherwise.
             let bar = ProgressBar(enabled: isatty(1) == 1 && !json)
             let total = o.totalEpochs
+            var featuresReported = false
             let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache, resumingFrom: checkpoint, progress: { r in
+                if !json && !featuresReported && cache.computed + cache.found > 0 {
+                    bar.endLine()
+                    print("features: \(cache.computed) computed, \(cache.found) from the cache in \(cache.folder!.path)")
+                    featuresReported = true
+                }
                 if json {
                     print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
                 } else {

@@ -143,8 +143,9 @@ final class CommandTests: CommandTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         let lines = r.out.split(separator: "\n")
         XCTAssertEqual(lines.first, "fine-tuning model on 3 classes (blue, green, red): 18 training and 6 validation images")
-        XCTAssertEqual(lines.count, 32)
-        XCTAssertTrue(lines[1].hasPrefix("epoch 1/30  train loss "), String(lines[1]))
+        XCTAssertEqual(lines.count, 33)
+        XCTAssertEqual(lines[1], "features: 24 computed, 0 from the cache in \(home.path)/cache/features")
+        XCTAssertTrue(lines[2].hasPrefix("epoch 1/30  train loss "), String(lines[2]))
         XCTAssertTrue(lines.last!.hasPrefix("kept epoch ") && lines.last!.hasSuffix("saved to colors"), String(lines.last!))
         XCTAssertTrue(r.err.contains("note: the model carries no preprocessing"), r.err)
 
