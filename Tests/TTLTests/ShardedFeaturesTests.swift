@@ -94,7 +94,8 @@ final class ShardedFeaturesTests: XCTestCase {
         }
         // A writer killed between write and rename leaves only a temporary, which readers ignore
         // and which is removed once stale.
-        let leftover = url.path + ".host.1.2.tmp"
+        let leftover = cache.temporaryFolder("b")!.appendingPathComponent("img.host.1.2.tmp").path
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cache.temporaryFolder("b")!.path))
         try good.write(to: URL(fileURLWithPath: leftover))
         XCTAssertEqual(cache.removeStaleTemporaries("b"), 0, "a fresh temporary may belong to a live writer")
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: leftover)

@@ -17,7 +17,7 @@ struct FNV1a {
 }
 
 /// Features on disk under `folder/<backbone key>/<image key>.f32` (a checked header, then
-/// little-endian float32), with counts of what was computed and what was found. Several
+/// little-endian float32; written in `<backbone key>/.tmp/` and renamed), with counts of what was computed and what was found. Several
 /// processes, on several machines sharing the folder, may read and write it at once.
 public final class FeatureCache: @unchecked Sendable {
     /// Where features are kept; nil keeps nothing.
@@ -122,19 +122,25 @@ public final class FeatureCache: @unchecked Sendable {
     /// Folders already made by this cache, so that a store is one write and one rename.
     private var madeFolders = Set<String>()
 
-    /// Writes the entry to a temporary name beside its file and renames it into place, so
-    /// that a reader (another process, on another machine too) sees either nothing or the
-    /// whole entry; writers of the same image write the same bytes, so the last rename wins
-    /// harmlessly. Failures only lose the entry: it is computed again next time.
+    /// Where entries are written before they are renamed into place: a folder of its own
+    /// beside them, so that finding stale temporaries never lists millions of entries.
+    func temporaryFolder(_ backbone: String) -> URL? {
+        folder?.appendingPathComponent(backbone).appendingPathComponent(".tmp")
+    }
+
+    /// Writes the entry under a temporary name and renames it into place, so that a reader
+    /// (another process, on another machine too) sees either nothing or the whole entry;
+    /// writers of the same image write the same bytes, so the last rename wins harmlessly.
+    /// Failures only lose the entry: it is computed again next time.
     func store(_ backbone: String, _ image: String, _ features: [Float]) {
         lock.withLock { computed += 1 }
-        guard let url = file(backbone, image) else { return }
-        let dir = url.deletingLastPathComponent().path
+        guard let url = file(backbone, image), let tmp = temporaryFolder(backbone) else { return }
+        let dir = tmp.path
         if !lock.withLock({ madeFolders.contains(dir) }) {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             lock.withLock { _ = madeFolders.insert(dir) }
         }
-        let path = url.path, temporary = "\(path).\(Self.hostTag).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        let path = url.path, temporary = "\(dir)/\(image).\(Self.hostTag).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
         var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 && errno == ENOENT {  // the folder was removed since (clear, enforceLimit)
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -154,11 +160,11 @@ public final class FeatureCache: @unchecked Sendable {
         return String(s.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.prefix(64))
     }()
 
-    /// Removes temporaries older than `age` seconds under a backbone's folder: what writers
+    /// Removes temporaries older than `age` seconds of a backbone's entries: what writers
     /// that crashed (or were killed) between writing and renaming left behind.
     @discardableResult
     public func removeStaleTemporaries(_ backbone: String, olderThan age: TimeInterval = 3600) -> Int {
-        guard let dir = folder?.appendingPathComponent(backbone),
+        guard let dir = temporaryFolder(backbone),
               let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return 0 }
         var removed = 0
         let limit = Date().addingTimeInterval(-age)
