@@ -1,6 +1,7 @@
 import Foundation
 import TTLCore
 import TTLNN
+import TTLFineTune
 
 /// The facts `ttl import` and `ttl show` print about a model.
 public struct ModelDescription {
@@ -24,6 +25,13 @@ public struct ModelDescription {
     public var head: Head?
     /// The per-layer table.
     public var summary: ModelSummary
+    /// Class names in output order, when the model carries them.
+    public var labels: [String]?
+    /// How images become its input, and whether the model said so (false: ImageNet's defaults).
+    public var preprocessing: Preprocessing
+    public var preprocessingGiven: Bool
+    /// How it was fine-tuned, for a model ttl fine-tuned.
+    public var training: TrainingSummary?
 
     /// Describes `model` (its summary needs a fixed input size apart from the batch).
     public init(_ model: Model) throws {
@@ -37,6 +45,10 @@ public struct ModelDescription {
         producer = model.metadata["source.producer"] ?? model.metadata["onnx.producer"]
         head = try? model.findHead()
         family = Self.recognise(model, head: head)
+        labels = model.metadata["labels"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
+        (preprocessing, preprocessingGiven) = (p, !defaulted)
+        training = TrainingSummary(metadata: model.metadata)
     }
 
     /// Recognises the built-in families by their structure (convolution count, groups, widths,
@@ -85,6 +97,31 @@ public struct ModelDescription {
         } else {
             lines.append("head:         none found (the output does not come from a Linear/Gemm)")
         }
+        if let labels {
+            let shown = labels.prefix(8).joined(separator: ", ") + (labels.count > 8 ? ", … (\(labels.count - 8) more)" : "")
+            lines.append("labels:       \(labels.count): \(shown)")
+        }
+        lines.append("images:       " + Self.describe(preprocessing))
+        if !preprocessingGiven { lines.append("              (ImageNet's defaults: the model carries no preprocessing)") }
+        if let t = training { lines.append(contentsOf: Self.describe(t)) }
         return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ p: Preprocessing) -> String {
+        func list(_ v: [Float]) -> String { v.map { String(format: "%.3f", $0) }.joined(separator: ",") }
+        return "\(p.size)×\(p.size) \(p.resize == .crop ? "centre crop" : "squashed"), mean \(list(p.mean)), std \(list(p.std))"
+            + (p.channels == .bgr ? " (B,G,R)" : "")
+    }
+
+    static func describe(_ t: TrainingSummary) -> [String] {
+        var lines = ["trained:      from \(t.base) on '\(t.data)': \(t.classes) classes, \(t.trainingImages) training and \(t.validationImages) validation images",
+                     "              \(t.epochs.count) epochs, \(t.optimizer) at \(t.learningRate) (\(t.schedule)), weight decay \(t.weightDecay)"
+                         + (t.unfrozenFrom.map { ", backbone trained from \($0)" } ?? ", backbone frozen") + (t.augmented ? ", augmented" : "")]
+        if let k = t.kept {
+            var line = String(format: "              kept epoch %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
+            if let l = k.validationLoss, let a = k.validationAccuracy { line += String(format: ", validation loss %.4f acc %.1f%%", l, a * 100) }
+            lines.append(line)
+        }
+        return lines
     }
 }

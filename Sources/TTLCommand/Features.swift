@@ -31,26 +31,17 @@ extension TTLCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put the frozen backbone's features of DIR's images (all, or one shard) into the feature cache, here or as Slurm array jobs.",
             discussion: """
-                `ttl finetune` with the same --data, --model, --cache and preprocessing then trains the
-                head from the cache and computes only what is missing. Shard K/N holds the images
-                whose path relative to DIR hashes to K modulo N: every machine agrees on it without
-                talking, and adding images moves none of the others. Several processes, on several
-                machines, may fill one cache at once (entries are written under a temporary name,
-                renamed into place, and checked when read); a shard that was killed, run again,
-                computes only what it had not stored.
+                `ttl finetune` with the same --data, --model, --cache and preprocessing then trains the head from the cache and computes only what is missing. Shard K/N holds the images whose path relative to DIR hashes to K modulo N: every machine agrees on it without talking, and adding images moves none of the others. Several processes, on several machines, may fill one cache at once (entries are written under a temporary name, renamed into place, and checked when read); a shard that was killed, run again, computes only what it had not stored.
 
-                --slurm writes a batch script whose array task K runs shard K of --array-size, submits
-                it with sbatch, and with --then-finetune submits `ttl finetune ... ARGS` to run once
-                every task has succeeded (--dependency=afterok). Scripts and logs go to --script-dir.
-                --tasks submits only some tasks: a Slurm index list (2 or 0,3) or `missing`, the
-                shards --status finds incomplete. Any other scheduler that runs N copies of a command
-                with an index works the same way (Kubernetes Indexed Job: --shard "$JOB_COMPLETION_INDEX/N").
+                --slurm writes a batch script whose array task K runs shard K of --array-size, submits it with sbatch, and with --then-finetune submits `ttl finetune ... ARGS` to run once every task has succeeded (--dependency=afterok). Scripts and logs go to --script-dir. --tasks submits only some tasks: a Slurm index list (2 or 0,3) or `missing`, the shards --status finds incomplete. Any other scheduler that runs N copies of a command with an index works the same way (Kubernetes Indexed Job: --shard "$JOB_COMPLETION_INDEX/N").
 
                 Example:
-                  ttl features --data photos --model resnet50 --shard 3/16 --cache /shared/ttl-cache
-                  ttl features --data photos --model resnet50 --cache /shared/ttl-cache --status --array-size 16
-                  ttl features --data /shared/photos --model resnet50 --cache /shared/ttl-cache --slurm --array-size 16 \\
-                      --partition cpu --cpus-per-task 8 --then-finetune "--epochs 10 --output /shared/birds.onnx"
+                  ttl features --data photos --model resnet50 --cache /shared/c --shard 3/16
+                  ttl features --data photos --model resnet50 --cache /shared/c \\
+                      --status --array-size 16
+                  ttl features --data /shared/photos --model resnet50 --cache /shared/c \\
+                      --slurm --array-size 16 --partition cpu --cpus-per-task 8 \\
+                      --then-finetune "--epochs 10 --output /shared/birds.onnx"
                 """)
         @Option(help: "The dataset folder.") var data: String
         @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?

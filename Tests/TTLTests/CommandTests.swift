@@ -1,6 +1,7 @@
 import Foundation
 import TTL
 import TTLCore
+import TTLFineTune
 import TTLNN
 import XCTest
 import _TestSupport
@@ -21,6 +22,8 @@ final class CommandTests: CommandTestCase {
             opset:        17
             producer:     pytorch 2.13.0
             head:         node '/fc/Gemm', 32 → 7
+            images:       32×32 centre crop, mean 0.485,0.456,0.406, std 0.229,0.224,0.225
+                          (ImageNet's defaults: the model carries no preprocessing)
 
             """)
         XCTAssertEqual(try ttl("list").out, "tiny  0.1 MB\n")
@@ -100,6 +103,8 @@ final class CommandTests: CommandTestCase {
             input:        input_1 [N, 32, 32, 3] NHWC
             producer:     Keras 2.21.0
             head:         node 'predictions', 32 → 7, then softmax 'predictions_softmax'
+            images:       32×32 centre crop, mean 0.485,0.456,0.406, std 0.229,0.224,0.225
+                          (ImageNet's defaults: the model carries no preprocessing)
 
             """)
         let out = home.appendingPathComponent("y.npy")
@@ -148,6 +153,18 @@ final class CommandTests: CommandTestCase {
         XCTAssertTrue(lines[2].hasPrefix("epoch 1/30  train loss "), String(lines[2]))
         XCTAssertTrue(lines.last!.hasPrefix("kept epoch ") && lines.last!.hasSuffix("saved to colors"), String(lines.last!))
         XCTAssertTrue(r.err.contains("note: the model carries no preprocessing"), r.err)
+        // Output to a pipe carries no progress bar and no control characters.
+        XCTAssertFalse((r.out + r.err).unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" }, r.out)
+
+        // `ttl show` tells what the model is for and how it was trained.
+        let shown = try ttl("show", "colors")
+        XCTAssertEqual(shown.status, 0, shown.err)
+        let facts = shown.out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(facts.contains("labels:       3: blue, green, red"), shown.out)
+        XCTAssertTrue(facts.contains("images:       32×32 squashed, mean 0.485,0.456,0.406, std 0.229,0.224,0.225"), shown.out)
+        XCTAssertTrue(facts.contains("trained:      from model on 'dataset': 3 classes, 18 training and 6 validation images"), shown.out)
+        XCTAssertTrue(facts.contains("              30 epochs, adamw at 0.05 (cosine), weight decay 0.01, backbone frozen"), shown.out)
+        XCTAssertTrue(facts.contains { $0.hasPrefix("              kept epoch ") && $0.contains("validation loss") }, shown.out)
 
         let predicted = try ttl("predict", "colors", data + "/red/red_1.png", "--top", "2")
         XCTAssertEqual(predicted.status, 0, predicted.err)
@@ -162,6 +179,8 @@ final class CommandTests: CommandTestCase {
         let back = try ModelFile.load(exported)
         XCTAssertEqual(back.metadata["labels"], "[\"blue\",\"green\",\"red\"]")
         XCTAssertEqual(back.metadata["preprocessing"], "{\"mean\":[0.485,0.456,0.406],\"resize\":\"squash\",\"size\":32,\"std\":[0.229,0.224,0.225]}")
+        XCTAssertEqual(back.metadata[TrainingSummary.metadataKey].flatMap { TrainingSummary(metadata: [TrainingSummary.metadataKey: $0]) }?.keptEpoch,
+                       TrainingSummary(metadata: try ModelStore(root: home).load("colors").metadata)?.keptEpoch)
 
         // ... and so does the Keras file, which predicts the same.
         let h5 = home.appendingPathComponent("colors.h5")
@@ -271,6 +290,32 @@ final class CommandTests: CommandTestCase {
         for command in ["import", "show", "list", "remove", "run", "bench", "export", "finetune", "predict", "evaluate", "cache"] {
             let r = try ttl(command, "--help")
             XCTAssertTrue(r.out.contains("Example:") && r.out.contains("ttl \(command)"), "\(command): \(r.out)")
+        }
+    }
+
+    /// Help reads well at 80 columns (the width off a terminal): the argument parser wraps
+    /// discussion text itself, so a hard-wrapped paragraph would come out ragged, and an
+    /// example line longer than the screen would break in the middle of a command.
+    func testHelpFitsEightyColumns() throws {
+        for command in ["", "import", "show", "list", "remove", "run", "bench", "export", "finetune", "features", "predict", "evaluate", "cache"] {
+            let r = try ttl(command.isEmpty ? ["--help"] : [command, "--help"])
+            XCTAssertEqual(r.status, 0, r.err)
+            // USAGE is one line by the parser's own design; everything else fits.
+            let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("USAGE:") }
+            for line in lines { XCTAssertLessThanOrEqual(line.count, 80, "\(command): \(line)") }
+            // A wrapped example continues with the next word flush left; an example's own
+            // continuation lines are indented.
+            var inExample = false
+            for line in lines {
+                if line == "Example:" { inExample = true; continue }
+                if line.isEmpty || line.hasPrefix("USAGE") || line.hasPrefix("OVERVIEW") { inExample = false; continue }
+                if inExample { XCTAssertTrue(line.hasPrefix("  "), "\(command): an example wrapped at \(line)") }
+            }
+            // A paragraph fills its lines: no line ends far short of the width before another follows.
+            for (a, b) in zip(lines, lines.dropFirst()) where !a.isEmpty && !b.isEmpty && !a.hasPrefix(" ") && !b.hasPrefix(" ") && !a.hasSuffix(":") {
+                let next = b.split(separator: " ").first.map { $0.count } ?? 0
+                XCTAssertGreaterThanOrEqual(a.count + 1 + next, 80, "\(command): a hard-wrapped line: \(a)")
+            }
         }
     }
 

@@ -19,6 +19,7 @@ final class TorchCommandTests: CommandTestCase {
             FLOPs/image:  21.22 M
             input:        input [N, 3, 224, 224] NCHW
             head:         node 'fc', 32 → 5
+            images:       224×224 centre crop, mean 0.485,0.456,0.406, std 0.229,0.224,0.225
 
             """)
         XCTAssertEqual(r.err, "")

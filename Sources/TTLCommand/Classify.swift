@@ -1,0 +1,61 @@
+// `ttl predict` and `ttl evaluate`: a fine-tuned model on images.
+import ArgumentParser
+import Foundation
+import TTL
+import TTLCore
+import TTLNN
+import TTLFineTune
+import TTLHDF5
+import TTLONNX
+
+extension TTLCommand {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify images: the most likely labels with their probabilities.",
+            discussion: """
+                Example:
+                  ttl predict birds photo1.jpg photo2.png --top 3
+                """)
+        @Argument(help: "A stored name or a model file.") var model: String
+        @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+        @Option(help: "How many labels per image.") var top = 5
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let classifier = try Classifier(ModelStore().load(model))
+            if classifier.usesDefaultPreprocessing {
+                FileHandle.standardError.write(Data("ttl: note: the model carries no preprocessing: using ImageNet's mean and std with center crop\n".utf8))
+            }
+            let urls = images.map { URL(fileURLWithPath: $0) }
+            for url in urls {
+                do { try ImageDecoder.validate(contentsOf: url) } catch { throw TTLError.io(file: url.path, message: "\(error.reason)") }
+            }
+            for (path, labels) in zip(images, try classifier.predict(urls, top: top)) {
+                print("\(path): " + labels.map { String(format: "%@ %.3f", $0.label, $0.probability) }.joined(separator: ", "))
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accuracy, per-class precision and recall, and the confusion matrix on labelled images.",
+            discussion: """
+                Uses DIR/val/ when DIR has train/ and val/ folders, otherwise every image of DIR/<class>/.
+
+                Example:
+                  ttl evaluate birds --data photos
+                """)
+        @Argument(help: "A stored name or a model file.") var model: String
+        @Option(help: "The dataset folder.") var data: String
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let classifier = try Classifier(ModelStore().load(model))
+            let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: 0)
+            let samples = dataset.validation.isEmpty ? dataset.train : dataset.validation
+            print(try classifier.evaluate(samples, classes: dataset.classes).render())
+        }
+    }
+}

@@ -1,0 +1,161 @@
+// `ttl finetune`: options in, a trained model out, progress and Ctrl-C in between.
+import ArgumentParser
+import Foundation
+import TTL
+import TTLCore
+import TTLNN
+import TTLFineTune
+import TTLHDF5
+import TTLONNX
+
+extension TTLCommand {
+    struct FineTune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "finetune",
+            abstract: "Teach a pretrained backbone your classes: a new head, trained on DIR/<class>/*.jpg|png.",
+            discussion: """
+                DIR holds one folder per class, or train/ and val/ folders of class folders. With the backbone frozen (the default) each image goes through it once and its features are cached under $TTL_HOME/cache (or --cache), so later epochs and later runs cost almost nothing; `ttl features` fills the cache ahead, on many machines at once.
+
+                --fine-tune trains in two phases (fastai's fine_tune): the head alone for --freeze-epochs on the frozen backbone, then --epochs end to end (from --unfreeze-from, or the whole backbone) with the backbone at --backbone-lr (default: --lr / 10).
+
+                Ctrl-C stops at the end of the current epoch (of the current batch when training end to end), saves a checkpoint and exits with status 130; a second Ctrl-C quits at once. The checkpoint goes beside the output: OUTPUT.ttlckpt/ for a file, or $TTL_HOME/checkpoints/NAME.ttlckpt/ for a store name. The same command with --resume continues it and ends exactly as an uninterrupted run would; it must have the same data, backbone, preprocessing and options. A run that finishes removes the checkpoint.
+
+                Example:
+                  ttl finetune --data photos --model resnet18 --epochs 10 --output birds
+                  ttl finetune --data photos --model resnet18 --unfreeze-from layer4 \\
+                      --lr 1e-4 --output birds.onnx
+                  ttl finetune --data photos --model resnet18 --fine-tune --output birds
+                  ttl finetune --data photos --model resnet18 --output birds --resume
+                """)
+        @Option(help: "The dataset folder.") var data: String
+        @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?
+        @Option(help: "Epochs (of the end-to-end phase with --fine-tune).") var epochs = 5
+        @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 32
+        @Option(help: "Learning rate (peak rate for one-cycle); the head's with --backbone-lr.") var lr: Float = 1e-3
+        @Option(help: "sgd or adamw.") var optimizer = "adamw"
+        @Option(help: "cosine, one-cycle or constant.") var schedule = "cosine"
+        @Option(name: .customLong("weight-decay"), help: "Weight decay (default 0.01 for adamw, 0 for sgd).") var weightDecay: Float?
+        @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
+        @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε.") var labelSmoothing: Float = 0
+        @Option(name: .customLong("unfreeze-from"), help: "Also train this stage and everything after it (e.g. layer4).") var unfreezeFrom: String?
+        @Flag(help: "Random resized crops and horizontal flips while training (runs the backbone every epoch).") var augment = false
+        @Flag(name: .customLong("fine-tune"), help: "Two phases: the head alone first (--freeze-epochs), then end to end for --epochs.") var fineTune = false
+        @Option(name: .customLong("freeze-epochs"), help: "With --fine-tune: epochs of the head alone first (default 1).") var freezeEpochs: Int?
+        @Option(name: .customLong("backbone-lr"), help: "Learning rate of the unfrozen backbone (default: --lr / 10 with --fine-tune, else --lr).") var backboneLR: Float?
+        @Option(name: .customLong("val-split"), help: "Share of each class held out for validation when DIR has no val/ folder (0: train on all, keep the last epoch).") var valSplit = 0.2
+        @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+        @Option(help: "Random seed: the split, the shuffling, the new head.") var seed: UInt64 = 0
+        @Option(help: "Where to put the result: a store name, or a file ending in .onnx (default: NAME-finetuned in the store).") var output: String?
+        @Flag(help: "Continue the run that Ctrl-C stopped (its checkpoint beside the output; same options).") var resume = false
+        @Flag(help: "One JSON object per epoch instead of text lines.") var json = false
+        @Flag(help: "Fail on an unreadable image instead of skipping it.") var strict = false
+        @OptionGroup var cacheOption: CacheOption
+        @OptionGroup var preprocessing: PreprocessingOptions
+        @OptionGroup var threads: Threads
+
+        func run() throws {
+            threads.apply()
+            let store = ModelStore()
+            if freezeEpochs != nil && !fineTune { throw TTLError.usage("--freeze-epochs needs --fine-tune") }
+            if backboneLR != nil && !fineTune && unfreezeFrom == nil {
+                throw TTLError.usage("--backbone-lr needs --unfreeze-from or --fine-tune (otherwise the backbone is frozen)")
+            }
+            let (backbone, backboneName) = try loadBackbone(model, store: store)
+            let destination = output ?? "\(backboneName)-finetuned"
+            // A path or a model-file extension means a file; anything else is a store name.
+            let toFile = destination.contains("/") || [".onnx", ".h5", ".keras"].contains { destination.lowercased().hasSuffix($0) }
+            if toFile && !destination.lowercased().hasSuffix(".onnx") && !destination.lowercased().hasSuffix(".h5") {
+                throw TTLError.unsupportedFormat(file: destination, reason: "fine-tuned models are written as .onnx, .h5 or to the store (a name without extension)")
+            }
+            if !toFile && !ModelStore.isValidName(destination) { throw TTLError.invalidName(destination) }
+            let checkpointFolder = toFile ? URL(fileURLWithPath: destination + ".ttlckpt")
+                : store.root.appendingPathComponent("checkpoints").appendingPathComponent(destination + ".ttlckpt")
+            if resume && !FileManager.default.fileExists(atPath: checkpointFolder.path) {
+                throw TTLError.usage("nothing to resume: no checkpoint at \(checkpointFolder.path)")
+            }
+            let checkpoint = resume ? try FineTuneCheckpoint.read(from: checkpointFolder) : nil
+            let (p, notice) = try preprocessing.apply(to: backbone)
+            if let notice { FileHandle.standardError.write(Data("ttl: note: \(notice)\n".utf8)) }
+            let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: valSplit, seed: seed, strict: strict)
+            if !dataset.skipped.isEmpty {
+                FileHandle.standardError.write(Data("ttl: warning: skipped \(dataset.skipped.count) unreadable image(s): \(dataset.skipped.joined(separator: "; "))\n".utf8))
+            }
+            var o = FineTuneOptions()
+            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.seed = seed
+            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
+            guard let sched = Schedule(rawValue: schedule) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
+            o.optimizer = opt; o.schedule = sched; o.weightDecay = weightDecay; o.nesterov = nesterov
+            o.labelSmoothing = labelSmoothing; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
+            o.freezeEpochs = fineTune ? (freezeEpochs ?? 1) : nil
+            o.backboneLearningRate = backboneLR
+            try o.validate()
+            try checkpoint?.verify(backbone: backbone, data: dataset, preprocessing: p, options: o)
+            if !resume && FileManager.default.fileExists(atPath: checkpointFolder.path) {
+                FileHandle.standardError.write(Data("ttl: note: \(checkpointFolder.path) holds the checkpoint of an interrupted run; this run starts over (--resume continues it)\n".utf8))
+            }
+            // Ctrl-C asks the trainer to stop at its next checkpoint; installed before the first line,
+            // so that anything which has seen output may interrupt.
+            let interrupt = InterruptRequest()
+            interrupt.install()
+            if !json {
+                print("fine-tuning \(backboneName) on \(dataset.classes.count) classes (\(dataset.classes.joined(separator: ", "))): \(dataset.train.count) training and \(dataset.validation.count) validation images")
+                if let checkpoint {
+                    let batch = checkpoint.batchesDone > 0 ? " and \(checkpoint.batchesDone) batches of epoch \(checkpoint.epochsDone + 1)" : ""
+                    print("resuming after epoch \(checkpoint.epochsDone)/\(checkpoint.totalEpochs)\(batch) from \(checkpointFolder.path)")
+                }
+            }
+            fflush(nil)
+            let cache = FeatureCache(folder: cacheOption.folder(store))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            // On a terminal, a progress bar while images go through the backbone; plain lines otherwise.
+            let bar = ProgressBar(enabled: isatty(1) == 1 && !json)
+            let total = o.totalEpochs
+            var featuresReported = false
+            let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache, resumingFrom: checkpoint, progress: { r in
+                if !json && !featuresReported && cache.computed + cache.found > 0 {
+                    bar.endLine()
+                    print("features: \(cache.computed) computed, \(cache.found) from the cache in \(cache.folder!.path)")
+                    featuresReported = true
+                }
+                if json {
+                    print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
+                } else {
+                    var line = String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100)
+                    if let vl = r.validationLoss, let va = r.validationAccuracy { line += String(format: "  val loss %.4f  acc %.1f%%", vl, va * 100) }
+                    // An epoch on cached features takes milliseconds; a rate would be noise.
+                    line += (r.seconds >= 0.1 ? String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond)
+                                              : String(format: "  %.2f s", r.seconds)) + (r.best ? "  *" : "")
+                    print(line)
+                }
+                fflush(nil)
+            }, imagesDone: bar.update, shouldStop: { interrupt.requested })
+            bar.endLine()
+            if let paused = result.checkpoint {
+                try paused.write(to: checkpointFolder)
+                let batch = paused.batchesDone > 0 ? " and \(paused.batchesDone) batches of epoch \(paused.epochsDone + 1)" : ""
+                let point = paused.epochsDone == 0 && paused.batchesDone == 0 ? "while computing features (those computed are cached)"
+                    : "after epoch \(paused.epochsDone)/\(paused.totalEpochs)\(batch)"
+                let command = (CommandLine.arguments + (resume ? [] : ["--resume"])).map(shellQuoted).joined(separator: " ")
+                FileHandle.standardError.write(Data("ttl: interrupted \(point); checkpoint saved in \(checkpointFolder.path); to continue: \(command)\n".utf8))
+                throw ExitCode(130)
+            }
+            if let why = result.stoppedEarly { FileHandle.standardError.write(Data("ttl: stopped: \(why)\n".utf8)) }
+            var model = result.model
+            model.metadata["architecture.base"] = backboneName
+            model.metadata[TrainingSummary.metadataKey] = TrainingSummary(result, data: dataset, options: o, base: backboneName).json
+            if toFile {
+                try ModelFile.save(model, to: URL(fileURLWithPath: destination))
+            } else {
+                try store.save(model, as: destination, replacing: true)
+            }
+            // The run finished: its checkpoint (or a stale one at the same place) has served.
+            try? FileManager.default.removeItem(at: checkpointFolder)
+            if !json {
+                let best = result.history.first { $0.epoch == result.bestEpoch }
+                let acc = best?.validationAccuracy.map { String(format: ", validation accuracy %.1f%%", $0 * 100) } ?? ""
+                print("kept epoch \(result.bestEpoch)\(acc); saved to \(destination)")
+            }
+        }
+    }
+}

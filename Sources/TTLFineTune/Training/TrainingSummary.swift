@@ -1,0 +1,78 @@
+import Foundation
+
+/// What a fine-tuned model remembers of its training, kept in its metadata under
+/// ``metadataKey`` (as JSON, so every format carries it) and printed by `ttl show`.
+///
+/// Only facts that the same data and options reproduce are kept (no dates, paths or timings),
+/// so that two runs that train the same weights write the same file.
+public struct TrainingSummary: Codable, Equatable, Sendable {
+    public static let metadataKey = "training"
+
+    /// One finished epoch: its losses and accuracies.
+    public struct Epoch: Codable, Equatable, Sendable {
+        public var epoch: Int
+        public var trainLoss: Double
+        public var trainAccuracy: Double
+        public var validationLoss: Double?
+        public var validationAccuracy: Double?
+    }
+
+    /// The backbone's short name (`efficientnet-lite0`, a stored name, a file's base name).
+    public var base: String
+    /// The dataset folder's name (not its path: the same data elsewhere is the same run).
+    public var data: String
+    public var classes: Int
+    public var trainingImages: Int
+    public var validationImages: Int
+    /// The optimizer, its head learning rate, schedule and weight decay, as given or defaulted.
+    public var optimizer: String
+    public var learningRate: Double
+    public var schedule: String
+    public var weightDecay: Double
+    /// The first unfrozen stage (nil: the backbone stayed frozen).
+    public var unfrozenFrom: String?
+    public var augmented: Bool
+    /// The epoch whose weights the model holds.
+    public var keptEpoch: Int
+    public var epochs: [Epoch]
+
+    /// The summary of a finished fit.
+    public init(_ result: FineTuneResult, data: ImageFolder, options: FineTuneOptions, base: String) {
+        self.base = base
+        self.data = data.root.standardizedFileURL.lastPathComponent
+        classes = data.classes.count
+        trainingImages = data.train.count
+        validationImages = data.validation.count
+        optimizer = options.optimizer.rawValue
+        learningRate = Self.decimal(options.learningRate)
+        schedule = options.schedule.rawValue
+        weightDecay = Self.decimal(options.weightDecay ?? (options.optimizer == .adamw ? 0.01 : 0))
+        unfrozenFrom = options.unfreezeFrom ?? (options.freezeEpochs != nil ? "all" : nil)
+        augmented = options.augment
+        keptEpoch = result.bestEpoch
+        epochs = result.history.map {
+            Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
+                  validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy)
+        }
+    }
+
+    /// A Float option as the decimal the user wrote (0.001, not 0.0010000000474974513).
+    static func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+
+    /// The summary in a model's metadata, if it has one that reads.
+    public init?(metadata: [String: String]) {
+        guard let json = metadata[Self.metadataKey],
+              let s = try? JSONDecoder().decode(TrainingSummary.self, from: Data(json.utf8)) else { return nil }
+        self = s
+    }
+
+    /// The JSON kept in the metadata (keys sorted, so the same summary is the same bytes).
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// The kept epoch's report, if it finished.
+    public var kept: Epoch? { epochs.first { $0.epoch == keptEpoch } }
+}
