@@ -48,14 +48,27 @@ extension TTLCommand {
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
         @Option(help: "The dataset folder.") var data: String
+        @Option(help: "Also write an HTML report to this folder (DIR/index.html): confusion matrix, precision/recall, the worst-classified images, the model's training curves.") var report: String?
         @OptionGroup var threads: Threads
 
         func run() throws {
             threads.apply()
-            let classifier = try Classifier(ModelStore().load(model))
+            if let report { try Report.prepare(URL(fileURLWithPath: report)) }
+            let loaded = try ModelStore().load(model)
+            let classifier = try Classifier(loaded)
             let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: 0)
             let samples = dataset.validation.isEmpty ? dataset.train : dataset.validation
-            print(try classifier.evaluate(samples, classes: dataset.classes).render())
+            guard let report else {
+                print(try classifier.evaluate(samples, classes: dataset.classes).render())
+                return
+            }
+            let results = try classifier.predictions(samples, classes: dataset.classes)
+            print(results.0.render())
+            let folder = URL(fileURLWithPath: data).standardizedFileURL.lastPathComponent
+            let page = Report(title: "Evaluation of \(model) on \(folder)", model: loaded, name: model, data: dataset,
+                              evaluatedOn: dataset.validation.isEmpty ? "every image of \(folder): \(samples.count) images" : "\(folder)'s val/ folder: \(samples.count) images",
+                              results: results)
+            print("report: \(try page.write(to: URL(fileURLWithPath: report)).path)")
         }
     }
 }

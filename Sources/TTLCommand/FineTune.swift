@@ -49,6 +49,7 @@ extension TTLCommand {
         @Flag(help: "Continue the run that Ctrl-C stopped (its checkpoint beside the output; same options).") var resume = false
         @Flag(help: "One JSON object per epoch instead of text lines.") var json = false
         @Flag(help: "Fail on an unreadable image instead of skipping it.") var strict = false
+        @Option(help: "Also write an HTML report to this folder (DIR/index.html): curves, confusion matrix, precision/recall, the worst-classified validation images.") var report: String?
         @OptionGroup var cacheOption: CacheOption
         @OptionGroup var preprocessing: PreprocessingOptions
         @OptionGroup var threads: Threads
@@ -68,6 +69,8 @@ extension TTLCommand {
                 throw TTLError.unsupportedFormat(file: destination, reason: "fine-tuned models are written as .onnx, .h5 or to the store (a name without extension)")
             }
             if !toFile && !ModelStore.isValidName(destination) { throw TTLError.invalidName(destination) }
+            // An unwritable report folder is found before any training.
+            if let report { try Report.prepare(URL(fileURLWithPath: report)) }
             let checkpointFolder = toFile ? URL(fileURLWithPath: destination + ".ttlckpt")
                 : store.root.appendingPathComponent("checkpoints").appendingPathComponent(destination + ".ttlckpt")
             if resume && !FileManager.default.fileExists(atPath: checkpointFolder.path) {
@@ -156,6 +159,24 @@ extension TTLCommand {
                 let acc = best?.validationAccuracy.map { String(format: ", validation accuracy %.1f%%", $0 * 100) } ?? ""
                 print("kept epoch \(result.bestEpoch)\(acc); saved to \(destination)")
             }
+            if let report {
+                let file = try writeReport(to: URL(fileURLWithPath: report), model: model, dataset: dataset, stoppedEarly: result.stoppedEarly, saved: destination)
+                if json { FileHandle.standardError.write(Data("ttl: report: \(file.path)\n".utf8)) } else { print("report: \(file.path)") }
+            }
+        }
+
+        /// The report of a finished run: the kept model's predictions on the validation images
+        /// (the whole model, as `ttl evaluate` runs it), with the run's history from `model`'s metadata.
+        func writeReport(to folder: URL, model: Model, dataset: ImageFolder, stoppedEarly: String?, saved: String) throws -> URL {
+            let name = URL(fileURLWithPath: dataset.root.path).standardizedFileURL.lastPathComponent
+            let split = FileManager.default.fileExists(atPath: dataset.root.appendingPathComponent("train").path) ? "the validation folder" : "the validation split"
+            let results = dataset.validation.isEmpty ? nil : try Classifier(model).predictions(dataset.validation, classes: dataset.classes)
+            var page = Report(title: "Fine-tuning \(model.metadata["architecture.base"] ?? "a model") on \(name)", model: model, name: saved, data: dataset,
+                              evaluatedOn: "\(split): \(dataset.validation.count) images", results: results,
+                              noEvaluationReason: "No validation images (--val-split 0, or an empty val/ folder): the run trained on every image, so there is no confusion matrix, per-class precision and recall, or worst-classified images. The curves show training only.")
+            if let stoppedEarly { page.notes.append("Stopped early: \(stoppedEarly).") }
+            if !dataset.skipped.isEmpty { page.notes.append("Skipped \(dataset.skipped.count) unreadable image(s).") }
+            return try page.write(to: folder)
         }
     }
 }
