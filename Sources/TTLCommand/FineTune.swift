@@ -160,17 +160,26 @@ extension TTLCommand {
                 print("kept epoch \(result.bestEpoch)\(acc); saved to \(destination)")
             }
             if let report {
-                let file = try writeReport(to: URL(fileURLWithPath: report), model: model, dataset: dataset, stoppedEarly: result.stoppedEarly, saved: destination)
+                // A head trained on cached features is judged on them: no image goes through the backbone again.
+                let headOnly = o.freezeEpochs == nil && o.unfreezeFrom == nil && !o.augment
+                let features = headOnly && !dataset.validation.isEmpty
+                    ? try? FeatureExtractor(backbone: backbone, preprocessing: p).features(of: dataset.validation, cache: cache) : nil
+                let file = try writeReport(to: URL(fileURLWithPath: report), model: model, dataset: dataset, features: features,
+                                           stoppedEarly: result.stoppedEarly, saved: destination)
                 if json { FileHandle.standardError.write(Data("ttl: report: \(file.path)\n".utf8)) } else { print("report: \(file.path)") }
             }
         }
 
         /// The report of a finished run: the kept model's predictions on the validation images
-        /// (the whole model, as `ttl evaluate` runs it), with the run's history from `model`'s metadata.
-        func writeReport(to folder: URL, model: Model, dataset: ImageFolder, stoppedEarly: String?, saved: String) throws -> URL {
+        /// (its head on their cached `features`, else the whole model as `ttl evaluate` runs
+        /// it), with the run's history from `model`'s metadata.
+        func writeReport(to folder: URL, model: Model, dataset: ImageFolder, features: [Float]?, stoppedEarly: String?, saved: String) throws -> URL {
             let name = URL(fileURLWithPath: dataset.root.path).standardizedFileURL.lastPathComponent
             let split = FileManager.default.fileExists(atPath: dataset.root.appendingPathComponent("train").path) ? "the validation folder" : "the validation split"
-            let results = dataset.validation.isEmpty ? nil : try Classifier(model).predictions(dataset.validation, classes: dataset.classes)
+            let classifier = try Classifier(model)
+            let results = dataset.validation.isEmpty ? nil
+                : try features.flatMap { classifier.predictions(features: $0, of: dataset.validation, classes: dataset.classes) }
+                    ?? classifier.predictions(dataset.validation, classes: dataset.classes)
             var page = Report(title: "Fine-tuning \(model.metadata["architecture.base"] ?? "a model") on \(name)", model: model, name: saved, data: dataset,
                               evaluatedOn: "\(split): \(dataset.validation.count) images", results: results,
                               noEvaluationReason: "No validation images (--val-split 0, or an empty val/ folder): the run trained on every image, so there is no confusion matrix, per-class precision and recall, or worst-classified images. The curves show training only.")

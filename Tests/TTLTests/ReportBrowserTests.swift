@@ -72,6 +72,11 @@ final class ReportBrowserTests: CommandTestCase {
         let page = reportDir.appendingPathComponent("index.html")
         XCTAssertEqual(r.out.split(separator: "\n").last.map(String.init), "report: \(page.path)")
 
+        // The page judges the kept model on the cached features, as training did.
+        let kept = r.out.split(separator: "\n").first { $0.hasPrefix("kept epoch ") }.flatMap { $0.split(separator: " ").first { $0.hasSuffix("%;") } }
+        let keptAccuracy = try XCTUnwrap(kept).dropLast()
+        XCTAssertTrue(try String(contentsOf: page, encoding: .utf8).contains("<span class=\"big\">\(keptAccuracy)</span>"), String(keptAccuracy))
+
         let dom = try render(page, "--dump-dom", browser: browser)
         XCTAssertEqual(dom.status, 0, dom.stderr)
         XCTAssertEqual(dom.consoleLines, [], "console messages while rendering")

@@ -52,7 +52,7 @@ final class ReportTests: XCTestCase {
         // The confusion matrix: the diagonal's 6 of 6 is the darkest cell, with white text.
         XCTAssertTrue(html.contains("background:#08306b;color:#ffffff\" class=\"diagonal\""), html)
         XCTAssertEqual(html.components(separatedBy: "<polyline").count - 1, 4, "training and validation, loss and accuracy")
-        XCTAssertTrue(html.contains("class=\"kept\""), "the kept epoch is marked")
+        XCTAssertTrue(html.contains("<line class=\"kept\""), "the kept epoch is marked")
     }
 
     func testOneEpochDrawsMarkersWithoutLines() {
@@ -60,7 +60,9 @@ final class ReportTests: XCTestCase {
         r.history = [Report.Epoch(epoch: 1, trainLoss: 0.7, trainAccuracy: 0.6, validationLoss: 0.8, validationAccuracy: 0.55)]
         r.keptEpoch = 1
         let html = r.html()
-        XCTAssertTrue(html.contains("<p>1 epoch;"), html)
+        XCTAssertTrue(html.contains("<p>1 epoch.</p>"), html)
+        XCTAssertFalse(html.contains("<line class=\"kept\""), "no kept-epoch line through the only point")
+        XCTAssertTrue(html.contains(">training 0.700</text>") && html.contains(">validation 55.0%</text>"), "a lone point is labelled")
         XCTAssertFalse(html.contains("<polyline"))
         XCTAssertEqual(html.components(separatedBy: "<circle").count - 1, 2, "one training marker per chart")
         XCTAssertEqual(html.components(separatedBy: "<rect class=\"marker validation\"").count - 1, 2, "one validation marker per chart")

@@ -46,17 +46,18 @@ extension Report {
         guard !history.isEmpty else { return "" }
         var s = "<section id=\"curves\">\n<h2>Training</h2>\n"
         let epochs = history.count == 1 ? "1 epoch" : "\(history.count) epochs"
-        s += "<p>\(epochs)" + (keptEpoch.map { "; the model keeps the weights of epoch \($0) (dotted line)" } ?? "") + ".</p>\n"
+        let marked = history.count > 1 ? keptEpoch : nil
+        s += "<p>\(epochs)" + (marked.map { "; the model keeps the weights of epoch \($0) (dotted line)" } ?? "") + ".</p>\n"
         let hasValidation = history.contains { $0.validationLoss != nil }
         s += "<div class=\"charts\">\n"
         s += Self.lineChart(title: "Loss", series: [
             .init(name: "training", points: history.map { ($0.epoch, $0.trainLoss) }, style: .training),
             .init(name: "validation", points: history.compactMap { e in e.validationLoss.map { (e.epoch, $0) } }, style: .validation),
-        ], kept: keptEpoch, percent: false)
+        ], kept: marked, percent: false)
         s += Self.lineChart(title: "Accuracy", series: [
             .init(name: "training", points: history.map { ($0.epoch, $0.trainAccuracy) }, style: .training),
             .init(name: "validation", points: history.compactMap { e in e.validationAccuracy.map { (e.epoch, $0) } }, style: .validation),
-        ], kept: keptEpoch, percent: true)
+        ], kept: marked, percent: true)
         s += "</div>\n<p class=\"legend\"><span class=\"key training\"></span> training"
         s += hasValidation ? " <span class=\"key validation\"></span> validation" : " (no validation images)"
         s += "</p>\n<details><summary>Every epoch as a table</summary>\n<table class=\"numbers\">\n"
@@ -201,6 +202,11 @@ extension Report {
                 s += sr.style == .training
                     ? "<circle class=\"marker \(cls)\" cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.5\">\(tip)</circle>"
                     : "<rect class=\"marker \(cls)\" x=\"\(f(x - 3.5))\" y=\"\(f(y - 3.5))\" width=\"7\" height=\"7\">\(tip)</rect>"
+                // A lone point says its value: there is no line to read it against.
+                if sr.points.count == 1 {
+                    let shown = percent ? Self.percentText(p.value) : String(format: "%.3f", p.value)
+                    s += "<text class=\"value \(cls)\" x=\"\(f(x + 9))\" y=\"\(f(y + (sr.style == .training ? -6 : 14)))\">\(sr.name) \(shown)</text>"
+                }
             }
         }
         return s + "</svg></figure>\n"
@@ -297,6 +303,9 @@ extension Report {
         svg .line.validation { stroke: var(--val); stroke-dasharray: 6 3; }
         svg .marker.training { fill: var(--train); }
         svg .marker.validation { fill: var(--val); }
+        svg .value { font-size: 12px; }
+        svg .value.training { fill: var(--train); }
+        svg .value.validation { fill: #a33e00; }
         .legend { color: var(--muted); }
         .key { display: inline-block; width: 26px; height: 0; vertical-align: middle; margin: 0 4px 0 12px; border-top: 3px solid var(--train); }
         .key.validation { border-top: 3px dashed var(--val); }
