@@ -53,7 +53,7 @@ extension TTLCommand {
 
         func run() throws {
             threads.apply()
-            if let report { try Report.prepare(URL(fileURLWithPath: report)) }
+            if let report { try Report.checkWritable(URL(fileURLWithPath: report)) }
             let loaded = try ModelStore().load(model)
             let classifier = try Classifier(loaded)
             let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: 0)
@@ -65,7 +65,8 @@ extension TTLCommand {
             let results = try classifier.predictions(samples, classes: dataset.classes)
             print(results.0.render())
             let folder = URL(fileURLWithPath: data).standardizedFileURL.lastPathComponent
-            let page = Report(title: "Evaluation of \(model) on \(folder)", model: loaded, name: model, data: dataset,
+            // A model file is called by its file name in the heading (its path is among the facts).
+            let page = Report(title: "Evaluation of \(URL(fileURLWithPath: model).lastPathComponent) on \(folder)", model: loaded, name: model, data: dataset,
                               evaluatedOn: dataset.validation.isEmpty ? "every image of \(folder): \(samples.count) images" : "\(folder)'s val/ folder: \(samples.count) images",
                               results: results)
             print("report: \(try page.write(to: URL(fileURLWithPath: report)).path)")

@@ -70,7 +70,7 @@ extension TTLCommand {
             }
             if !toFile && !ModelStore.isValidName(destination) { throw TTLError.invalidName(destination) }
             // An unwritable report folder is found before any training.
-            if let report { try Report.prepare(URL(fileURLWithPath: report)) }
+            if let report { try Report.checkWritable(URL(fileURLWithPath: report)) }
             let checkpointFolder = toFile ? URL(fileURLWithPath: destination + ".ttlckpt")
                 : store.root.appendingPathComponent("checkpoints").appendingPathComponent(destination + ".ttlckpt")
             if resume && !FileManager.default.fileExists(atPath: checkpointFolder.path) {

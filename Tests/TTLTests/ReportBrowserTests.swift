@@ -162,5 +162,10 @@ final class ReportBrowserTests: CommandTestCase {
         let e = try ttl("evaluate", model, "--data", data, "--report", blocker.path)
         XCTAssertEqual(e.status, 1)
         XCTAssertTrue(e.err.hasPrefix("ttl: \(blocker.path): cannot create the report folder"), e.err)
+        // A run that fails writes nothing, not even the report's folder.
+        let fresh = home.appendingPathComponent("fresh/report")
+        let failed = try ttl("finetune", "--data", home.appendingPathComponent("nowhere").path, "--model", model, "--report", fresh.path)
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("fresh").path))
     }
 }

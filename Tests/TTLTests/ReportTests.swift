@@ -119,6 +119,12 @@ final class ReportTests: XCTestCase {
             XCTAssertEqual(file, blocked.appendingPathComponent("report").path)
             XCTAssertTrue(message.hasPrefix("cannot create the report folder"), message)
         }
+        XCTAssertThrowsError(try Report.checkWritable(blocked.appendingPathComponent("a/b"))) { error in
+            XCTAssertEqual(error as? TTLError, .io(file: blocked.appendingPathComponent("a/b").path,
+                                                   message: "cannot create the report folder: \(blocked.path) is not a folder"))
+        }
+        XCTAssertNoThrow(try Report.checkWritable(root.appendingPathComponent("not/yet")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("not").path), "checking writes nothing")
     }
 
     func testThumbnailsShrinkAndEncode() throws {

@@ -94,26 +94,43 @@ public struct Report {
     /// The file ``write(to:)`` writes in its folder.
     public static let fileName = "index.html"
 
-    /// Creates `directory` if missing and checks that a file can be written there, so that a
-    /// long run does not end in an unwritable folder.
-    public static func prepare(_ directory: URL) throws(TTLError) {
+    /// Checks, writing nothing, that ``write(to:)`` can make `directory` (its nearest existing
+    /// ancestor is a writable folder) or write into it, so that a long run does not end at an
+    /// unwritable folder.
+    public static func checkWritable(_ directory: URL) throws(TTLError) {
+        var path = directory.standardizedFileURL.path
+        while true {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+                guard isDir.boolValue else {
+                    throw TTLError.io(file: directory.path, message: "cannot create the report folder: \(path) is not a folder")
+                }
+                guard access(path, W_OK | X_OK) == 0 else {
+                    throw TTLError.io(file: directory.path, message: "cannot write the report there: \(path): \(String(cString: strerror(errno)))")
+                }
+                return
+            }
+            let parent = (path as NSString).deletingLastPathComponent
+            if parent == path || parent.isEmpty { return }
+            path = parent
+        }
+    }
+
+    /// Creates `directory` if missing.
+    static func makeFolder(_ directory: URL) throws(TTLError) {
+        try checkWritable(directory)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw TTLError.io(file: directory.path, message: "cannot create the report folder: \(Self.reason(error))")
         }
-        let probe = directory.appendingPathComponent(".\(fileName).probe-\(getpid())")
-        guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
-            throw TTLError.io(file: directory.path, message: "cannot write the report there (permission denied or read-only)")
-        }
-        try? FileManager.default.removeItem(at: probe)
     }
 
     /// Writes the page as `directory/index.html` (under a temporary name, then renamed into
     /// place), creating `directory` if missing; returns the file.
     @discardableResult
     public func write(to directory: URL) throws(TTLError) -> URL {
-        try Self.prepare(directory)
+        try Self.makeFolder(directory)
         let file = directory.appendingPathComponent(Self.fileName)
         let temporary = directory.appendingPathComponent(".\(Self.fileName).tmp-\(getpid())")
         do {
