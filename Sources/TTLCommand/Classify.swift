@@ -67,7 +67,7 @@ extension TTLCommand {
             let folder = URL(fileURLWithPath: data).standardizedFileURL.lastPathComponent
             // A model file is called by its file name in the heading (its path is among the facts).
             let page = Report(title: "Evaluation of \(URL(fileURLWithPath: model).lastPathComponent) on \(folder)", model: loaded, name: model, data: dataset,
-                              evaluatedOn: dataset.validation.isEmpty ? "every image of \(folder): \(samples.count) images" : "\(folder)'s val/ folder: \(samples.count) images",
+                              evaluatedOn: dataset.validation.isEmpty ? "every image of \(folder): \(samples.count) images" : "the validation folder of \(folder): \(samples.count) images",
                               results: results)
             print("report: \(try page.write(to: URL(fileURLWithPath: report)).path)")
         }

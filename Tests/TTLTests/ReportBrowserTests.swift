@@ -8,10 +8,12 @@ final class ReportBrowserTests: CommandTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("TTLONNXTests/Fixtures/models")
 
+    static let noBrowser = "chromium not found on PATH (or TTL_CHROMIUM is not an executable): install it (Debian: scripts/install-deps.sh, or apt-get install chromium), or set TTL_CHROMIUM to a Chromium or Chrome binary"
+
     /// The browser; the tests fail (never pass silently) without one.
     func chromium() -> URL? {
         let env = ProcessInfo.processInfo.environment
-        if let named = env["TTL_CHROMIUM"] { return URL(fileURLWithPath: named) }
+        if let named = env["TTL_CHROMIUM"] { return FileManager.default.isExecutableFile(atPath: named) ? URL(fileURLWithPath: named) : nil }
         let path = (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         for dir in path {
             for name in ["chromium", "chromium-browser", "google-chrome"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
@@ -53,7 +55,7 @@ final class ReportBrowserTests: CommandTestCase {
     /// chromium without a console message, with its sections, and as a real screenshot.
     func testReportRendersInChromium() throws {
         guard let browser = chromium() else {
-            return XCTFail("chromium not found on PATH: install it (Debian: apt-get install chromium, or scripts/install-deps.sh) or set TTL_CHROMIUM")
+            return XCTFail(Self.noBrowser)
         }
         let data = home.appendingPathComponent("data")
         let source = DefaultModelTests.checkout.appendingPathComponent("examples/fashion-mnist/train")
@@ -133,7 +135,7 @@ final class ReportBrowserTests: CommandTestCase {
     /// as console lines.
     func testConsoleErrorsAreDetected() throws {
         guard let browser = chromium() else {
-            return XCTFail("chromium not found on PATH: install it (Debian: apt-get install chromium, or scripts/install-deps.sh) or set TTL_CHROMIUM")
+            return XCTFail(Self.noBrowser)
         }
         let broken = home.appendingPathComponent("broken.html")
         try Data("""
