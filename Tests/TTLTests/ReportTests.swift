@@ -1,6 +1,7 @@
 import Foundation
 @testable import TTL
 import TTLFineTune
+import TTLNN
 import XCTest
 
 /// The HTML report's renderer on plain values: escaping, sections, one epoch, no validation,
@@ -139,5 +140,29 @@ final class ReportTests: XCTestCase {
         let jpeg = try ImageEncoder.jpeg(small)
         let back = try ImageDecoder.decode(jpeg, file: "thumbnail")
         XCTAssertEqual([back.width, back.height], [128, 85])
+    }
+
+    /// The kept head on cached features predicts what the whole model predicts on the images.
+    func testPredictionsFromFeaturesMatchTheWholeModel() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let backbone = try ModelFile.load(fixtures.appendingPathComponent("TTLONNXTests/Fixtures/models/torchscript_folded_bn/model.onnx"))
+        let data = try ImageFolder(root: fixtures.appendingPathComponent("TTLFineTuneTests/Fixtures/dataset"), validationSplit: 0.25, seed: 3)
+        let p = Preprocessing(size: 32, resize: .squash)
+        var options = FineTuneOptions()
+        options.epochs = 20; options.learningRate = 0.05; options.batchSize = 8
+        let result = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options)
+        let classifier = try Classifier(result.model)
+        let features = try FeatureExtractor(backbone: backbone, preprocessing: p).features(of: data.validation, cache: FeatureCache(folder: nil))
+        let fast = try XCTUnwrap(classifier.predictions(features: features, of: data.validation, classes: data.classes))
+        let whole = try classifier.predictions(data.validation, classes: data.classes)
+        XCTAssertEqual(fast.0.confusion, whole.0.confusion)
+        XCTAssertEqual(fast.1.map(\.predicted), whole.1.map(\.predicted))
+        for (a, b) in zip(fast.1, whole.1) {
+            XCTAssertEqual(a.predictedProbability, b.predictedProbability, accuracy: 1e-4)
+            XCTAssertEqual(try XCTUnwrap(a.trueProbability), try XCTUnwrap(b.trueProbability), accuracy: 1e-4)
+        }
+        let kept = try XCTUnwrap(result.history.first { $0.epoch == result.bestEpoch }?.validationAccuracy)
+        XCTAssertEqual(fast.0.accuracy, kept, accuracy: 1e-9, "the report's accuracy is the kept epoch's")
+        XCTAssertNil(classifier.predictions(features: Array(features.dropLast()), of: data.validation, classes: data.classes), "features of the wrong size")
     }
 }
