@@ -189,6 +189,10 @@ extension Report {
         if let kept, Double(kept) >= x0, Double(kept) <= x1 {
             s += "<line class=\"kept\" x1=\"\(f(px(Double(kept))))\" x2=\"\(f(px(Double(kept))))\" y1=\"\(f(top))\" y2=\"\(f(h - bottom))\"><title>kept: epoch \(kept)</title></line>"
         }
+        // Lone points are labelled, the higher one's label above it and the other's below, so
+        // that two close values do not write over each other.
+        let lone = series.filter { $0.points.count == 1 }
+        let highest = lone.max { $0.points[0].value < $1.points[0].value }?.name
         for sr in series where !sr.points.isEmpty {
             let cls = sr.style == .training ? "training" : "validation"
             if sr.points.count > 1 {
@@ -205,7 +209,7 @@ extension Report {
                 // A lone point says its value: there is no line to read it against.
                 if sr.points.count == 1 {
                     let shown = percent ? Self.percentText(p.value) : String(format: "%.3f", p.value)
-                    s += "<text class=\"value \(cls)\" x=\"\(f(x + 9))\" y=\"\(f(y + (sr.style == .training ? -6 : 14)))\">\(sr.name) \(shown)</text>"
+                    s += "<text class=\"value \(cls)\" x=\"\(f(x + 9))\" y=\"\(f(y + (sr.name == highest ? -7 : 16)))\">\(sr.name) \(shown)</text>"
                 }
             }
         }
