@@ -175,7 +175,9 @@ extension TTLCommand {
         /// it), with the run's history from `model`'s metadata.
         func writeReport(to folder: URL, model: Model, dataset: ImageFolder, features: [Float]?, stoppedEarly: String?, saved: String) throws -> URL {
             let name = URL(fileURLWithPath: dataset.root.path).standardizedFileURL.lastPathComponent
-            let split = FileManager.default.fileExists(atPath: dataset.root.appendingPathComponent("train").path) ? "the validation folder" : "the validation split"
+            let root = dataset.root.standardizedFileURL.path
+            let inFolder = dataset.validation.first.map { s in ["val", "validation"].contains { s.url.standardizedFileURL.path.hasPrefix("\(root)/\($0)/") } } ?? false
+            let split = inFolder ? "the validation folder" : "the validation split"
             let classifier = try Classifier(model)
             let results = dataset.validation.isEmpty ? nil
                 : try features.flatMap { classifier.predictions(features: $0, of: dataset.validation, classes: dataset.classes) }
