@@ -7,12 +7,16 @@ TEST_FLAGS ?= --disable-swift-testing
 # testing enabled for @testable imports); Package.swift itself carries no unsafe flags.
 TEST_BUILD = -c release -Xswiftc -enable-testing
 
-.PHONY: all deps build release test test-slurm bench demo fixtures clean
+.PHONY: all deps deps-test build release test test-slurm bench demo fixtures clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# The build's packages and the tests' (chromium, for the report's browser test).
+deps-test:
+	@scripts/install-deps.sh --test
 
 build: deps
 	$(SWIFT) build
@@ -20,7 +24,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: deps-test
 	$(SWIFT) build $(TEST_BUILD) --build-tests
 	$(SWIFT) test $(TEST_BUILD) --skip-build $(TEST_FLAGS)
 

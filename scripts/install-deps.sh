@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages ttl builds against, only those that are missing.
 # Quiet when everything is there; safe to run again. Used by `make test`, `make bench`, `make demo`.
+# With --test (`make test`) also what only the tests need.
 set -euo pipefail
 
-# Debian/Ubuntu packages. chromium is for the tests only: ReportBrowserTests opens the HTML
-# report in headless chromium (Debian 12: 124 MB to download, 414 MB installed on a machine with
-# the build packages; a font comes with fontconfig's dependencies).
-APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev libdnnl-dev chromium)
+# Debian/Ubuntu packages.
+APT_PACKAGES=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev libdnnl-dev)
+# For the tests only: ReportBrowserTests opens the HTML report in headless chromium (Debian 12:
+# 124 MB to download, 414 MB installed on a machine with the build packages; a font comes with
+# fontconfig's dependencies).
+if [ "${1:-}" = "--test" ]; then
+    APT_PACKAGES+=(chromium)
+fi
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "ttl: 'swift' is not on PATH; install Swift 6.0 or later (https://www.swift.org/install)" >&2
