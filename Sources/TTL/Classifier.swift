@@ -32,7 +32,7 @@ public struct Classifier {
         preprocessing = p
         usesDefaultPreprocessing = isDefault
         let outputs = (try? model.findHead().outFeatures) ?? 0
-        if let json = model.metadata["labels"], let l = try? JSONDecoder().decode([String].self, from: Data(json.utf8)) {
+        if let l = model.info.labels {
             labels = l
         } else {
             labels = (0 ..< outputs).map { "class \($0)" }
@@ -43,7 +43,7 @@ public struct Classifier {
     public static func preprocessing(of model: Model) -> Preprocessing { preprocessingAndOrigin(of: model).0 }
 
     static func preprocessingAndOrigin(of model: Model) -> (Preprocessing, Bool) {
-        if let json = model.metadata["preprocessing"], let p = Preprocessing(json: json) { return (p, false) }
+        if let p = model.info.preprocessing { return (p, false) }
         var p = Preprocessing.imagenet
         if let s = model.imageInputSize, s.height == s.width { p.size = s.height }
         return (p, true)

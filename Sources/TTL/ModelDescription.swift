@@ -45,7 +45,7 @@ public struct ModelDescription {
         producer = model.metadata["source.producer"] ?? model.metadata["onnx.producer"]
         head = try? model.findHead()
         family = Self.recognise(model, head: head)
-        labels = model.metadata["labels"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        labels = model.info.labels
         let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
         (preprocessing, preprocessingGiven) = (p, !defaulted)
         training = TrainingSummary(metadata: model.metadata)
