@@ -67,6 +67,12 @@ final class MultiLabelCommandTests: CommandTestCase {
         XCTAssertEqual(stored.info.labels, ["ankle-boot", "footwear", "pullover", "sandal", "shirt", "sneaker", "t-shirt", "top-wear"])
         XCTAssertEqual(stored.info.thresholds?.count, 8)
 
+        let shown = try ttl("show", "clothes")
+        XCTAssertEqual(shown.status, 0, shown.err)
+        XCTAssertTrue(shown.out.contains(", then sigmoid '/fc/Gemm/sigmoid'\n"), shown.out)
+        let thresholds = stored.info.thresholds!.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+        XCTAssertTrue(shown.out.split(separator: "\n").contains("multi-label:  thresholds \(thresholds)"), shown.out)
+
         let evaluated = try ttl("evaluate", "clothes", "--data", data, "--labels", csv.path)
         XCTAssertEqual(evaluated.status, 0, evaluated.err)
         let table = evaluated.out.split(separator: "\n").map(String.init)
