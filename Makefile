@@ -60,6 +60,9 @@ fixtures:
 	python3 scripts/make_image_fixtures.py
 	python3 scripts/make_optimizer_fixtures.py
 	python3 scripts/make_keras_fixtures.py
+	python3 scripts/make_multilabel_fixtures.py
+	swift build -c release --product ttl
+	python3 scripts/check_multilabel_export.py --write-fixture
 
 clean:
 	rm -rf .build

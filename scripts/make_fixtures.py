@@ -255,5 +255,25 @@ def ce_case(name, n, c, smoothing):
 ce_case("cross_entropy", 6, 5, 0.0)
 ce_case("cross_entropy_label_smoothing", 8, 4, 0.1)
 
+
+# --- binary cross-entropy on logits (multi-label) ------------------------------------------
+
+def bce_case(name, n, c, scale):
+    # Targets: hard 0/1 labels and a few soft ones; logits large enough (scale) to test the
+    # stable form far from 0. Appended last, so the generator's earlier draws are unchanged.
+    hard = torch.bernoulli(torch.full((n, c), 0.4), generator=gen)
+    soft = torch.rand(n, c, generator=gen, dtype=torch.float32)
+    mask = torch.rand(n, c, generator=gen) < 0.25
+    targets = torch.where(mask, soft, hard.float()).double()
+
+    def fwd(logits, targets):
+        return F.binary_cross_entropy_with_logits(logits, targets, reduction="mean")
+
+    case(name, "bce_with_logits", {}, {"logits": randn(n, c, scale=scale), "targets": targets}, fwd)
+
+
+bce_case("bce_with_logits", 6, 5, 2.0)
+bce_case("bce_with_logits_large", 4, 7, 12.0)
+
 if __name__ == "__main__":
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT), file=sys.stderr)

@@ -32,7 +32,7 @@ public struct Classifier {
         preprocessing = p
         usesDefaultPreprocessing = isDefault
         let outputs = (try? model.findHead().outFeatures) ?? 0
-        if let json = model.metadata["labels"], let l = try? JSONDecoder().decode([String].self, from: Data(json.utf8)) {
+        if let l = model.info.labels {
             labels = l
         } else {
             labels = (0 ..< outputs).map { "class \($0)" }
@@ -43,21 +43,23 @@ public struct Classifier {
     public static func preprocessing(of model: Model) -> Preprocessing { preprocessingAndOrigin(of: model).0 }
 
     static func preprocessingAndOrigin(of model: Model) -> (Preprocessing, Bool) {
-        if let json = model.metadata["preprocessing"], let p = Preprocessing(json: json) { return (p, false) }
+        if let p = model.info.preprocessing { return (p, false) }
         var p = Preprocessing.imagenet
         if let s = model.imageInputSize, s.height == s.width { p.size = s.height }
         return (p, true)
     }
 
     /// Class probabilities `[N, classes]` for images: softmax of the logits (or the model's
-    /// own output when it ends with a softmax).
+    /// own output when it ends with a softmax); for a multi-label model, each label's
+    /// probability: the output of its final Sigmoid (or the sigmoid of its logits).
     public func probabilities(_ urls: [URL]) throws -> Tensor {
         var x = try FineTuner.load(ArraySlice(urls.map { Sample(url: $0, label: 0) }), preprocessing)
         if model.imageLayout == .nhwc { x = Transpose.forward(x, permutation: [0, 2, 3, 1]) }
         let head = try? model.findHead()
         let output = model.outputs[0]
         let y = try model.run([model.inputs[0].name: x], outputs: [output])[output]!
-        let p = head?.softmax != nil ? y : Softmax.forward(y.reshaped([y.shape[0], y.count / max(y.shape[0], 1)]), axis: -1)
+        let flat = y.reshaped([y.shape[0], y.count / max(y.shape[0], 1)])
+        let p = head?.softmax != nil || head?.sigmoid != nil ? flat : model.info.multiLabel ? Sigmoid.forward(flat) : Softmax.forward(flat, axis: -1)
         let c = p.count / max(p.shape[0], 1)
         if let bad = p.scalars.firstIndex(where: { !$0.isFinite }), c > 0 {
             throw TTLError.nonFiniteOutput(file: urls[min(bad / c, urls.count - 1)].path)

@@ -27,6 +27,8 @@ public struct ModelDescription {
     public var summary: ModelSummary
     /// Class names in output order, when the model carries them.
     public var labels: [String]?
+    /// For a multi-label model, each label's threshold (in label order); nil for one class per image.
+    public var thresholds: [Float]?
     /// How images become its input, and whether the model said so (false: ImageNet's defaults).
     public var preprocessing: Preprocessing
     public var preprocessingGiven: Bool
@@ -45,7 +47,11 @@ public struct ModelDescription {
         producer = model.metadata["source.producer"] ?? model.metadata["onnx.producer"]
         head = try? model.findHead()
         family = Self.recognise(model, head: head)
-        labels = model.metadata["labels"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        labels = model.info.labels
+        if model.info.multiLabel {
+            let t = model.info.thresholds ?? []
+            thresholds = (0 ..< (labels?.count ?? t.count)).map { $0 < t.count ? t[$0] : 0.5 }
+        }
         let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
         (preprocessing, preprocessingGiven) = (p, !defaulted)
         training = TrainingSummary(metadata: model.metadata)
@@ -93,13 +99,18 @@ public struct ModelDescription {
         if let opset { lines.append("opset:        \(opset)") }
         if let producer { lines.append("producer:     \(producer)") }
         if let head {
-            lines.append("head:         node '\(head.node)', \(head.inFeatures) → \(head.outFeatures)" + (head.softmax.map { ", then softmax '\($0)'" } ?? ""))
+            lines.append("head:         node '\(head.node)', \(head.inFeatures) → \(head.outFeatures)" + (head.softmax.map { ", then softmax '\($0)'" } ?? "")
+                         + (head.sigmoid.map { ", then sigmoid '\($0)'" } ?? ""))
         } else {
             lines.append("head:         none found (the output does not come from a Linear/Gemm)")
         }
         if let labels {
             let shown = labels.prefix(8).joined(separator: ", ") + (labels.count > 8 ? ", … (\(labels.count - 8) more)" : "")
             lines.append("labels:       \(labels.count): \(shown)")
+        }
+        if let thresholds {
+            let shown = thresholds.prefix(8).map { String(format: "%.3f", $0) }.joined(separator: ", ") + (thresholds.count > 8 ? ", …" : "")
+            lines.append("multi-label:  thresholds \(shown)")
         }
         lines.append("images:       " + Self.describe(preprocessing))
         if !preprocessingGiven { lines.append("              (ImageNet's defaults: the model carries no preprocessing)") }

@@ -26,7 +26,7 @@ extension ModelFile {
             throw TTLError.unsupportedFormat(file: error.file, reason: error.problem)
         }
         model.metadata["source"] = url.lastPathComponent
-        if model.metadata["preprocessing"] == nil { model.metadata["preprocessing"] = Preprocessing.imagenet.json }
+        if model.info.preprocessing == nil { model.info.preprocessing = .imagenet }
         return model
     }
 
@@ -34,7 +34,7 @@ extension ModelFile {
     /// labels and preprocessing in the file's metadata.
     static func saveTorch(_ model: Model, to url: URL) throws {
         var metadata: [String: String] = [:]
-        for key in ["labels", "preprocessing", "architecture.name"] { if let v = model.metadata[key] { metadata[key] = v } }
+        for key in ModelInfo.Key.all + ["architecture.name"] { if let v = model.metadata[key] { metadata[key] = v } }
         do { try TorchExporter.write(TorchExporter.stateDict(of: model), metadata: metadata, to: url) } catch {
             throw TTLError.unsupportedFormat(file: error.file, reason: error.problem)
         }

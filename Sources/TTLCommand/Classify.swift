@@ -13,6 +13,8 @@ extension TTLCommand {
         static let configuration = CommandConfiguration(
             abstract: "Classify images: the most likely labels with their probabilities.",
             discussion: """
+                A multi-label model prints every label whose probability reaches its threshold (or "no label above its threshold").
+
                 Example:
                   ttl predict birds photo1.jpg photo2.png --top 3
                 """)
@@ -31,6 +33,12 @@ extension TTLCommand {
             for url in urls {
                 do { try ImageDecoder.validate(contentsOf: url) } catch { throw TTLError.io(file: url.path, message: "\(error.reason)") }
             }
+            if classifier.isMultiLabel {
+                for (path, labels) in zip(images, try classifier.predictLabels(urls)) {
+                    print("\(path): " + (labels.isEmpty ? "no label above its threshold" : labels.map { String(format: "%@ %.3f", $0.label, $0.probability) }.joined(separator: ", ")))
+                }
+                return
+            }
             for (path, labels) in zip(images, try classifier.predict(urls, top: top)) {
                 print("\(path): " + labels.map { String(format: "%@ %.3f", $0.label, $0.probability) }.joined(separator: ", "))
             }
@@ -43,12 +51,15 @@ extension TTLCommand {
             discussion: """
                 Uses DIR/val/ when DIR has train/ and val/ folders, otherwise every image of DIR/<class>/.
 
+                A multi-label model is evaluated on every image of --labels FILE.csv (or of DIR/<label>/ folders): per label its threshold, precision, recall, F1 and average precision, and the mean average precision (mAP).
+
                 Example:
                   ttl evaluate birds --data photos
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
         @Option(help: "The dataset folder.") var data: String
         @Option(help: "Also write an HTML report to this folder (DIR/index.html): confusion matrix, precision/recall, the worst-classified images, the model's training curves.") var report: String?
+        @Option(help: "For a multi-label model: a CSV of file,labels rows (default: one folder per label).") var labels: String?
         @OptionGroup var threads: Threads
 
         func run() throws {
@@ -56,6 +67,13 @@ extension TTLCommand {
             if let report { try Report.checkWritable(URL(fileURLWithPath: report)) }
             let loaded = try ModelStore().load(model)
             let classifier = try Classifier(loaded)
+            if classifier.isMultiLabel {
+                if report != nil { throw TTLError.usage("--report is for models with one class per image; this one is multi-label") }
+                let dataset = try MultiLabelData(root: URL(fileURLWithPath: data), labelFile: labels.map { URL(fileURLWithPath: $0) }, validationSplit: 0)
+                print(try classifier.evaluate(dataset.train, labels: dataset.labels).render())
+                return
+            }
+            if labels != nil { throw TTLError.usage("--labels is for multi-label models; this one has one class per image") }
             let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: 0)
             let samples = dataset.validation.isEmpty ? dataset.train : dataset.validation
             guard let report else {

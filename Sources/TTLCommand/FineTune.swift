@@ -26,6 +26,10 @@ extension TTLCommand {
                       --lr 1e-4 --output birds.onnx
                   ttl finetune --data photos --model resnet18 --fine-tune --output birds
                   ttl finetune --data photos --model resnet18 --output birds --resume
+                  ttl finetune --data photos --multi-label --labels labels.csv \\
+                      --output street
+
+                --multi-label: every image may carry several labels, from --labels FILE.csv (rows file,labels: paths relative to DIR, labels separated by spaces or semicolons, a header line file,labels optional) or from one folder per label where the same file name in several folders is one image with all of them. The head trains with binary cross-entropy on the frozen backbone's cached features; a threshold per label is chosen on the validation images (best F1), and the model ends in a Sigmoid.
                 """)
         @Option(help: "The dataset folder.") var data: String
         @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?
@@ -50,6 +54,8 @@ extension TTLCommand {
         @Flag(help: "One JSON object per epoch instead of text lines.") var json = false
         @Flag(help: "Fail on an unreadable image instead of skipping it.") var strict = false
         @Option(help: "Also write an HTML report to this folder (DIR/index.html): curves, confusion matrix, precision/recall, the worst-classified validation images.") var report: String?
+        @Flag(name: .customLong("multi-label"), help: "Any number of labels per image: sigmoid outputs, binary cross-entropy, a threshold per label.") var multiLabel = false
+        @Option(help: "With --multi-label: a CSV of file,labels rows (default: one folder per label).") var labels: String?
         @OptionGroup var cacheOption: CacheOption
         @OptionGroup var preprocessing: PreprocessingOptions
         @OptionGroup var threads: Threads
@@ -58,6 +64,9 @@ extension TTLCommand {
             threads.apply()
             let store = ModelStore()
             if freezeEpochs != nil && !fineTune { throw TTLError.usage("--freeze-epochs needs --fine-tune") }
+            if labels != nil && !multiLabel { throw TTLError.usage("--labels needs --multi-label") }
+            if multiLabel && resume { throw TTLError.usage("--resume is not supported with --multi-label") }
+            if multiLabel && report != nil { throw TTLError.usage("--report is not available with --multi-label yet") }
             if backboneLR != nil && !fineTune && unfreezeFrom == nil {
                 throw TTLError.usage("--backbone-lr needs --unfreeze-from or --fine-tune (otherwise the backbone is frozen)")
             }
@@ -79,19 +88,15 @@ extension TTLCommand {
             let checkpoint = resume ? try FineTuneCheckpoint.read(from: checkpointFolder) : nil
             let (p, notice) = try preprocessing.apply(to: backbone)
             if let notice { FileHandle.standardError.write(Data("ttl: note: \(notice)\n".utf8)) }
+            if multiLabel {
+                return try runMultiLabel(backbone: backbone, backboneName: backboneName, destination: destination, toFile: toFile, store: store,
+                                         preprocessing: p, options: options())
+            }
             let dataset = try ImageFolder(root: URL(fileURLWithPath: data), validationSplit: valSplit, seed: seed, strict: strict)
             if !dataset.skipped.isEmpty {
                 FileHandle.standardError.write(Data("ttl: warning: skipped \(dataset.skipped.count) unreadable image(s): \(dataset.skipped.joined(separator: "; "))\n".utf8))
             }
-            var o = FineTuneOptions()
-            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.seed = seed
-            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
-            guard let sched = Schedule(rawValue: schedule) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
-            o.optimizer = opt; o.schedule = sched; o.weightDecay = weightDecay; o.nesterov = nesterov
-            o.labelSmoothing = labelSmoothing; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
-            o.freezeEpochs = fineTune ? (freezeEpochs ?? 1) : nil
-            o.backboneLearningRate = backboneLR
-            try o.validate()
+            let o = try options()
             try checkpoint?.verify(backbone: backbone, data: dataset, preprocessing: p, options: o)
             if !resume && FileManager.default.fileExists(atPath: checkpointFolder.path) {
                 FileHandle.standardError.write(Data("ttl: note: \(checkpointFolder.path) holds the checkpoint of an interrupted run; this run starts over (--resume continues it)\n".utf8))
@@ -188,6 +193,20 @@ extension TTLCommand {
             if let stoppedEarly { page.notes.append("Stopped early: \(stoppedEarly).") }
             if !dataset.skipped.isEmpty { page.notes.append("Skipped \(dataset.skipped.count) unreadable image(s).") }
             return try page.write(to: folder)
+        }
+
+        /// The training options from the command line, validated.
+        func options() throws -> FineTuneOptions {
+            var o = FineTuneOptions()
+            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.seed = seed
+            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
+            guard let sched = Schedule(rawValue: schedule) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
+            o.optimizer = opt; o.schedule = sched; o.weightDecay = weightDecay; o.nesterov = nesterov
+            o.labelSmoothing = labelSmoothing; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
+            o.freezeEpochs = fineTune ? (freezeEpochs ?? 1) : nil
+            o.backboneLearningRate = backboneLR
+            try o.validate()
+            return o
         }
     }
 }

@@ -28,7 +28,7 @@ struct PreprocessingOptions: ParsableArguments {
 
     func apply(to model: Model) throws -> (Preprocessing, notice: String?) {
         var (p, notice): (Preprocessing, String?) = (Classifier.preprocessing(of: model), nil)
-        if model.metadata["preprocessing"] == nil && (mean == nil || std == nil || resize == nil) {
+        if model.info.preprocessing == nil && (mean == nil || std == nil || resize == nil) {
             let defaults = [mean == nil ? "ImageNet's mean" : nil, std == nil ? "ImageNet's std" : nil, resize == nil ? "center crop" : nil].compactMap { $0 }
             notice = "the model carries no preprocessing: using \(defaults.joined(separator: ", ")) (set --mean, --std, --resize to change)"
         }

@@ -36,7 +36,7 @@ extension TTLCommand {
             let model = try ModelStore().importFile(url, as: name, replacing: force, arch: arch) { m in
                 let (p, n) = try preprocessing.apply(to: m)
                 if preprocessing.isSet {
-                    m.metadata["preprocessing"] = p.json
+                    m.info.preprocessing = p
                 } else {
                     notice = n
                 }
@@ -45,9 +45,7 @@ extension TTLCommand {
                           let list = try? JSONDecoder().decode([String].self, from: data) else {
                         throw TTLError.io(file: labels, message: "not a JSON array of strings")
                     }
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.withoutEscapingSlashes]
-                    m.metadata["labels"] = String(decoding: try encoder.encode(list), as: UTF8.self)
+                    m.info.labels = list
                 }
             }
             let description = try ModelDescription(model)

@@ -45,6 +45,7 @@ do {
 } catch let e as LoadError { fail(e)
 } catch let e as FreezeError { fail(e)
 } catch let e as DatasetError { fail(e)
+} catch let e as LabelTableError { fail(e)
 } catch let e as FineTuneError { fail(e)
 } catch let e as ImageError { fail(e)
 } catch {

@@ -67,7 +67,7 @@ struct KerasGraphBuilder {
         model.metadata["source_format"] = "keras"
         model.metadata["keras_model"] = config.name
         if let s = model.imageInputSize, s.height == s.width, let p = KerasImporter.applicationPreprocessing(config.name, size: s.height) {
-            model.metadata["preprocessing"] = p
+            model.info.preprocessing = p
         }
         return model
     }

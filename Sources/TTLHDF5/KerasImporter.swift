@@ -27,7 +27,7 @@ public enum KerasImporter {
         }
         var model = try load(contentsOf: url, configuration: config)
         if let architecture, let s = model.imageInputSize, let p = applicationPreprocessing(architecture, size: s.height) {
-            model.metadata["preprocessing"] = p
+            model.info.preprocessing = p
             model.metadata["keras_model"] = architecture.lowercased()
         }
         return model
@@ -98,20 +98,19 @@ public enum KerasImporter {
     /// `resnet_v2`'s and `mobilenet(_v2)`'s are "tf": x/127.5 − 1; EfficientNet takes 0–255
     /// pixels), as ttl's `preprocessing` metadata JSON, for a model named like a Keras
     /// application; nil for any other model.
-    static func applicationPreprocessing(_ name: String, size: Int) -> String? {
+    static func applicationPreprocessing(_ name: String, size: Int) -> Preprocessing? {
         let n = name.lowercased()
+        let pixel = Float(1 / 255.0)
         if ["resnet50", "resnet101", "resnet152"].contains(n) {
-            let mean = [103.939, 116.779, 123.68].map { String(format: "%.9g", $0 / 255) }.joined(separator: ",")
-            let std = String(format: "%.9g", 1 / 255.0)
-            return "{\"channels\":\"bgr\",\"mean\":[\(mean)],\"resize\":\"squash\",\"size\":\(size),\"std\":[\(std),\(std),\(std)]}"
+            return Preprocessing(size: size, resize: .squash, mean: [103.939, 116.779, 123.68].map { Float($0 / 255) },
+                                 std: [pixel, pixel, pixel], channels: .bgr)
         }
         if ["resnet50v2", "resnet101v2", "resnet152v2"].contains(n) || n.hasPrefix("mobilenetv2_") || n.hasPrefix("mobilenet_") {
-            return "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":\(size),\"std\":[0.5,0.5,0.5]}"
+            return Preprocessing(size: size, resize: .squash, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
         }
         if n.hasPrefix("efficientnetb") {
             // EfficientNet rescales and normalises inside the model: it takes pixels, 0–255.
-            let std = String(format: "%.9g", 1 / 255.0)
-            return "{\"mean\":[0,0,0],\"resize\":\"squash\",\"size\":\(size),\"std\":[\(std),\(std),\(std)]}"
+            return Preprocessing(size: size, resize: .squash, mean: [0, 0, 0], std: [pixel, pixel, pixel])
         }
         return nil
     }

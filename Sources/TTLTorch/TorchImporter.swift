@@ -58,7 +58,11 @@ public enum TorchImporter {
         model.metadata["pytorch.dtypes"] = state.dtypes.sorted().joined(separator: ",")
         if let w = state.wrapper { model.metadata["pytorch.state_dict_key"] = w }
         // A file ttl exported carries its labels and preprocessing.
-        for key in ["labels", "preprocessing"] { if let v = state.metadata[key] { model.metadata[key] = v } }
+        let saved = ModelInfo(metadata: state.metadata)
+        if saved.labels != nil || saved.preprocessing != nil || saved.multiLabel {
+            model.info = ModelInfo(labels: saved.labels, preprocessing: saved.preprocessing ?? model.info.preprocessing,
+                                   multiLabel: saved.multiLabel, thresholds: saved.thresholds)
+        }
         return model
     }
 
@@ -99,12 +103,12 @@ public enum TorchImporter {
         case .efficientnetPytorch:
             model.metadata["architecture.name"] = "efficientnet-" + variant
             // efficientnet_pytorch's Lite weights take (x − 127) / 128.
-            model.metadata["preprocessing"] = preprocessing(size: imageSize, mean: 127.0 / 255, std: 128.0 / 255)
+            model.info.preprocessing = preprocessing(size: imageSize, mean: 127.0 / 255, std: 128.0 / 255)
         case .timm:
             model.metadata["architecture.name"] = (pytorchTrained ? "efficientnet_" : "tf_efficientnet_") + variant.replacingOccurrences(of: "-", with: "_")
             model.metadata["pytorch.naming"] = "timm"
             model.metadata["pytorch.stages"] = lengths.map(String.init).joined(separator: ",")
-            model.metadata["preprocessing"] = pytorchTrained
+            model.info.preprocessing = pytorchTrained
                 ? preprocessing(size: imageSize, mean: nil, std: nil)
                 : preprocessing(size: imageSize, mean: 0.5, std: 0.5)
         }
@@ -112,11 +116,9 @@ public enum TorchImporter {
     }
 
     /// The `preprocessing` metadata value: centre crop, the given mean and std on every channel (ImageNet's when nil).
-    static func preprocessing(size: Int, mean: Double?, std: Double?) -> String {
-        func list(_ v: Double?, _ imagenet: [Double]) -> String {
-            (v.map { [$0, $0, $0] } ?? imagenet).map { "\(Float($0))" }.joined(separator: ",")
-        }
-        return "{\"mean\":[\(list(mean, [0.485, 0.456, 0.406]))],\"resize\":\"crop\",\"size\":\(size),\"std\":[\(list(std, [0.229, 0.224, 0.225]))]}"
+    static func preprocessing(size: Int, mean: Double?, std: Double?) -> Preprocessing {
+        Preprocessing(size: size, resize: .crop, mean: mean.map { [Float($0), Float($0), Float($0)] } ?? Preprocessing.imagenetMean,
+                      std: std.map { [Float($0), Float($0), Float($0)] } ?? Preprocessing.imagenetStd)
     }
 }
 

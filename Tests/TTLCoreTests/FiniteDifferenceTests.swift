@@ -177,6 +177,16 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testBinaryCrossEntropy() {
+        let targets = R(shape: [4, 3], scalars: [1, 0, 0.25, 0, 1, 1, 0.5, 0, 1, 0, 0, 0.75])
+        gradcheck("binary cross-entropy", [rng.reference([4, 3], -4, 4)], forward: {
+            R(shape: [], scalars: [Reference.binaryCrossEntropy($0[0], targets)])
+        }) { dy, x in
+            let g = Reference.binaryCrossEntropyBackward(x[0], targets)
+            return [R(shape: g.shape, scalars: g.scalars.map { $0 * dy.scalars[0] })]
+        }
+    }
+
     /// Reshape and flatten move no values: their backward is the inverse reshape, checked here
     /// on the optimized kernels directly.
     func testReshapeAndFlatten() {

@@ -53,12 +53,13 @@ final class KernelGoldenTests: XCTestCase {
     func testReshape() throws { try check("reshape", minimumCases: 1) }
     func testSoftmax() throws { try check("softmax") }
     func testCrossEntropy() throws { try check("cross_entropy") }
+    func testBinaryCrossEntropy() throws { try check("bce_with_logits") }
 
     /// No fixture is left unchecked because its op has no test above.
     func testEveryFixtureOpIsTested() throws {
         let tested: Set = ["conv2d", "batchnorm", "relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish",
                            "maxpool", "avgpool", "global_avgpool", "pad2d", "binary", "gemm", "transpose", "flatten", "reshape",
-                           "softmax", "cross_entropy"]
+                           "softmax", "cross_entropy", "bce_with_logits"]
         let ops = Set(try KernelFixture.all(in: Self.root).map(\.op))
         XCTAssertEqual(ops.subtracting(tested), [], "fixture ops without a test")
         XCTAssertEqual(tested.subtracting(ops), [], "tested ops without fixtures")
@@ -180,6 +181,11 @@ enum KernelRunner {
             let (loss, cache) = SoftmaxCrossEntropy.forward(logits: logits, labels: labels, labelSmoothing: eps)
             return ["y": Tensor(shape: [], scalars: [loss]),
                     "dlogits": SoftmaxCrossEntropy.backward(cache: cache, labels: labels, labelSmoothing: eps, lossGradient: try f.tensor("dy").scalars[0])]
+        case "bce_with_logits":
+            let logits = try f.tensor("logits"), targets = try f.tensor("targets")
+            let (loss, cache) = BinaryCrossEntropy.forward(logits: logits, targets: targets)
+            return ["y": Tensor(shape: [], scalars: [loss]),
+                    "dlogits": BinaryCrossEntropy.backward(cache: cache, targets: targets, lossGradient: try f.tensor("dy").scalars[0])]
         default:
             XCTFail("unknown fixture op \(f.op)")
             return [:]
@@ -256,6 +262,10 @@ enum KernelRunner {
             let eps = f.double("label_smoothing")
             return ["y": ReferenceTensor(shape: [], scalars: [Reference.crossEntropy(logits, labels, labelSmoothing: eps)]),
                     "dlogits": Reference.crossEntropyBackward(logits, labels, labelSmoothing: eps)]
+        case "bce_with_logits":
+            let logits = try r("logits"), targets = try r("targets")
+            return ["y": ReferenceTensor(shape: [], scalars: [Reference.binaryCrossEntropy(logits, targets)]),
+                    "dlogits": Reference.binaryCrossEntropyBackward(logits, targets)]
         default:
             return [:]
         }

@@ -1,6 +1,7 @@
 import Foundation
 import TTLCore
 @testable import TTLFineTune
+import TTLNN
 import XCTest
 import _TestSupport
 

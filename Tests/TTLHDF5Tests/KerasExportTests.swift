@@ -105,13 +105,13 @@ final class KerasApplicationPreprocessingTests: XCTestCase {
     /// `keras.applications.resnet.preprocess_input` ("caffe") and `resnet_v2`'s ("tf") in ttl's terms.
     func testKnownApplicationsGetTheirPreprocessing() throws {
         let caffe = try XCTUnwrap(KerasImporter.applicationPreprocessing("ResNet50", size: 224))
-        XCTAssertEqual(caffe, "{\"channels\":\"bgr\",\"mean\":[0.407603922,0.457956863,0.485019608],\"resize\":\"squash\",\"size\":224,\"std\":[0.00392156863,0.00392156863,0.00392156863]}")
+        XCTAssertEqual(caffe, Preprocessing(json: "{\"channels\":\"bgr\",\"mean\":[0.407603922,0.457956863,0.485019608],\"resize\":\"squash\",\"size\":224,\"std\":[0.00392156863,0.00392156863,0.00392156863]}"))
         XCTAssertEqual(KerasImporter.applicationPreprocessing("resnet152v2", size: 224),
-                       "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}")
+                       Preprocessing(json: "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}"))
         XCTAssertEqual(KerasImporter.applicationPreprocessing("mobilenetv2_1.00_224", size: 224),
-                       "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}")
+                       Preprocessing(json: "{\"mean\":[0.5,0.5,0.5],\"resize\":\"squash\",\"size\":224,\"std\":[0.5,0.5,0.5]}"))
         XCTAssertEqual(KerasImporter.applicationPreprocessing("efficientnetb3", size: 300),
-                       "{\"mean\":[0,0,0],\"resize\":\"squash\",\"size\":300,\"std\":[0.00392156863,0.00392156863,0.00392156863]}")
+                       Preprocessing(json: "{\"mean\":[0,0,0],\"resize\":\"squash\",\"size\":300,\"std\":[0.00392156863,0.00392156863,0.00392156863]}"))
         XCTAssertNil(KerasImporter.applicationPreprocessing("model", size: 224))
     }
 }

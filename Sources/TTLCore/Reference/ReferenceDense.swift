@@ -159,4 +159,23 @@ extension Reference {
         } }
         return d
     }
+
+    /// Mean over every entry of −t log σ(z) − (1 − t) log(1 − σ(z)), written directly from the
+    /// definition (the plain reference for ``BinaryCrossEntropy``).
+    public static func binaryCrossEntropy<T>(_ logits: ReferenceTensor<T>, _ targets: ReferenceTensor<T>) -> T {
+        var total = T(0)
+        for (z, t) in zip(logits.scalars, targets.scalars) {
+            let s = 1 / (1 + T.exp(-z))
+            total -= t * T.log(s) + (1 - t) * T.log(1 - s)
+        }
+        return total / T(logits.scalars.count)
+    }
+
+    /// d loss / d logits = (σ(z) − t) / (N·C).
+    public static func binaryCrossEntropyBackward<T>(_ logits: ReferenceTensor<T>, _ targets: ReferenceTensor<T>) -> ReferenceTensor<T> {
+        var d = logits
+        let n = T(logits.scalars.count)
+        for i in d.scalars.indices { d.scalars[i] = (1 / (1 + T.exp(-logits.scalars[i])) - targets.scalars[i]) / n }
+        return d
+    }
 }

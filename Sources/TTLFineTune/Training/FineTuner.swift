@@ -272,11 +272,7 @@ public enum FineTuner {
         var out = model
         out.frozen = phases[phases.count - 1].frozen
         out.parameters = state.best.parameters
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let labels = (try? encoder.encode(data.classes)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        out.metadata["labels"] = labels
-        out.metadata["preprocessing"] = preprocessing.json
+        out.info = ModelInfo(labels: data.classes, preprocessing: preprocessing)
         if let adapter = backbone.nhwcAdapterName { out = out.addingNHWCAdapter(named: adapter) }
         return FineTuneResult(model: out, history: state.history, bestEpoch: state.best.epoch, stoppedEarly: state.stopped, checkpoint: paused)
     }

@@ -19,15 +19,18 @@ public struct Head: Sendable, Equatable {
     public var logits: String
     /// A Softmax node between the head and the output, if the model ends with one.
     public var softmax: String?
+    /// A Sigmoid node between the head and the output (a multi-label model), if the model ends with one.
+    public var sigmoid: String?
     /// For a convolutional head, the nodes from the 1×1 convolution to the logits (convolution
     /// first); `features` is then the convolution's `[N, C, H, W]` input. Empty for a Gemm head.
     public var convolutionNodes: [String]
 
     /// A head from its node, parameter paths, sizes and values.
     public init(node: String, weight: String, bias: String?, inFeatures: Int, outFeatures: Int, features: String, logits: String, softmax: String?,
-                convolutionNodes: [String] = []) {
+                convolutionNodes: [String] = [], sigmoid: String? = nil) {
         self.node = node; self.weight = weight; self.bias = bias; self.inFeatures = inFeatures; self.outFeatures = outFeatures
         self.features = features; self.logits = logits; self.softmax = softmax; self.convolutionNodes = convolutionNodes
+        self.sigmoid = sigmoid
     }
 }
 
@@ -46,13 +49,13 @@ public enum GraphEditError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Model {
-    /// Finds the head by walking back from the first output through Softmax, Identity and
+    /// Finds the head by walking back from the first output through Softmax (or Sigmoid), Identity and
     /// Dropout nodes to a Gemm whose weight is a parameter; or, through Flatten/Reshape, global
     /// average pooling and ReLU, to a 1×1 convolution with stored weights (SqueezeNet).
     public func findHead() throws(GraphEditError) -> Head {
         guard var value = outputs.first else { throw .noHead("the model has no output") }
         let producers = self.producers
-        var softmax: String? = nil
+        var softmax: String? = nil, sigmoid: String? = nil
         var logits: String? = nil
         var tail: [String] = []
         var pooled = false, rectified = false
@@ -61,6 +64,9 @@ extension Model {
             switch n.operation {
             case is SoftmaxOp where logits == nil:
                 softmax = n.name
+                value = n.inputs[0]
+            case let a as ActivationOp where logits == nil && softmax == nil && sigmoid == nil && a.function == .sigmoid:
+                sigmoid = n.name
                 value = n.inputs[0]
             case is IdentityOp where logits == nil:
                 value = n.inputs[0]
@@ -71,7 +77,7 @@ extension Model {
                 let (inF, outF) = gemm.options.transposeB ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
                 let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
                 return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: inF, outFeatures: outF,
-                            features: n.inputs[0], logits: n.outputs[0], softmax: softmax)
+                            features: n.inputs[0], logits: n.outputs[0], softmax: softmax, sigmoid: sigmoid)
             case is FlattenOp where !pooled, is ReshapeOp where !pooled, is GlobalAvgPoolOp where !pooled,
                  is ActivationOp where pooled && !rectified && (n.operation as! ActivationOp).function == .relu:
                 if n.operation is GlobalAvgPoolOp { pooled = true }
@@ -92,7 +98,7 @@ extension Model {
                 }
                 let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
                 return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: w.shape[1], outFeatures: w.shape[0],
-                            features: n.inputs[0], logits: logits!, softmax: softmax, convolutionNodes: chain)
+                            features: n.inputs[0], logits: logits!, softmax: softmax, convolutionNodes: chain, sigmoid: sigmoid)
             default:
                 throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), not from a Gemm/MatMul or a 1×1 convolution classifier")
             }
