@@ -242,8 +242,8 @@ public enum HeadFitMethod: String, Codable, Sendable, CaseIterable {
 /// ``SoftmaxRegression``, the penalty chosen on validation images only.
 public enum HeadFit {
     /// The penalties tried, strongest first (λ of ``SoftmaxRegression``, on standardised
-    /// features): 10⁻¹ down to 10⁻⁶ in steps of half a decade.
-    public static let penalties: [Double] = (0 ... 10).map { Foundation.pow(10, -1 - Double($0) / 2) }
+    /// features): 10 down to 10⁻⁶ in steps of half a decade.
+    public static let penalties: [Double] = (0 ... 14).map { Foundation.pow(10, 1 - Double($0) / 2) }
     /// The sweep stops after this many penalties in a row without a better validation score.
     public static let patience = 3
     /// Each fit stops when its largest gradient component is at most this (scikit-learn's `tol`)...
