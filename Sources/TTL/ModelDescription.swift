@@ -125,11 +125,15 @@ public struct ModelDescription {
     }
 
     static func describe(_ t: TrainingSummary) -> [String] {
+        let how = t.headFit.map { h in
+            String(format: "L-BFGS head fit, L2 penalty %g chosen of %d (%d iterations) on ", h.l2, h.penaltiesTried, h.iterations)
+                + (h.refit ? "a held-out fifth, then refitted on every image" : "validation") + ", backbone frozen"
+        } ?? "\(t.epochs.count) epochs, \(t.optimizer) at \(t.learningRate) (\(t.schedule)), weight decay \(t.weightDecay)"
+            + (t.unfrozenFrom.map { ", backbone trained from \($0)" } ?? ", backbone frozen") + (t.augmented ? ", augmented" : "")
         var lines = ["trained:      from \(t.base) on '\(t.data)': \(t.classes) classes, \(t.trainingImages) training and \(t.validationImages) validation images",
-                     "              \(t.epochs.count) epochs, \(t.optimizer) at \(t.learningRate) (\(t.schedule)), weight decay \(t.weightDecay)"
-                         + (t.unfrozenFrom.map { ", backbone trained from \($0)" } ?? ", backbone frozen") + (t.augmented ? ", augmented" : "")]
+                     "              " + how]
         if let k = t.kept {
-            var line = String(format: "              kept epoch %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
+            var line = String(format: "              kept " + (t.headFit == nil ? "epoch" : "fit") + " %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
             if let l = k.validationLoss, let a = k.validationAccuracy { line += String(format: ", validation loss %.4f acc %.1f%%", l, a * 100) }
             lines.append(line)
         }

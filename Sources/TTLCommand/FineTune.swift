@@ -16,11 +16,14 @@ extension TTLCommand {
             discussion: """
                 DIR holds one folder per class, or train/ and val/ folders of class folders. With the backbone frozen (the default) each image goes through it once and its features are cached under $TTL_HOME/cache (or --cache), so later epochs and later runs cost almost nothing; `ttl features` fills the cache ahead, on many machines at once.
 
+                By default, with the backbone frozen and no --augment, the head is fitted to convergence on the cached features (full-batch L-BFGS on the softmax loss, as linear-probe evaluations do) for a sweep of L2 penalties, and the one best on the validation images is kept; with --val-split 0 the penalty is chosen on a held-out fifth of the training images and the head refitted on all of them. Any of --epochs, --lr, --optimizer, --schedule, --weight-decay, --batch-size, --label-smoothing, --nesterov or --patience (or --head epochs) trains it in the epoch loop instead.
+
                 --fine-tune trains in two phases (fastai's fine_tune): the head alone for --freeze-epochs on the frozen backbone, then --epochs end to end (from --unfreeze-from, or the whole backbone) with the backbone at --backbone-lr (default: --lr / 10).
 
                 Ctrl-C stops at the end of the current epoch (of the current batch when training end to end), saves a checkpoint and exits with status 130; a second Ctrl-C quits at once. The checkpoint goes beside the output: OUTPUT.ttlckpt/ for a file, or $TTL_HOME/checkpoints/NAME.ttlckpt/ for a store name. The same command with --resume continues it and ends exactly as an uninterrupted run would; it must have the same data, backbone, preprocessing and options. A run that finishes removes the checkpoint.
 
                 Example:
+                  ttl finetune --data photos --model resnet18 --output birds
                   ttl finetune --data photos --model resnet18 --epochs 10 --output birds
                   ttl finetune --data photos --model resnet18 --unfreeze-from layer4 \\
                       --lr 1e-4 --output birds.onnx
@@ -33,14 +36,15 @@ extension TTLCommand {
                 """)
         @Option(help: "The dataset folder.") var data: String
         @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?
-        @Option(help: "Epochs (of the end-to-end phase with --fine-tune).") var epochs = 5
-        @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 32
-        @Option(help: "Learning rate (peak rate for one-cycle); the head's with --backbone-lr.") var lr: Float = 1e-3
-        @Option(help: "sgd or adamw.") var optimizer = "adamw"
-        @Option(help: "cosine, one-cycle or constant.") var schedule = "cosine"
+        @Option(help: "How the head trains on cached features: lbfgs (to convergence, the L2 penalty chosen on validation) or epochs (the epoch loop). Default: lbfgs with the backbone frozen, no --augment and none of the epoch loop's options, else epochs.") var head: String?
+        @Option(help: "Epochs (of the end-to-end phase with --fine-tune; default 5).") var epochs: Int?
+        @Option(name: .customLong("batch-size"), help: "Images per step (default 32).") var batchSize: Int?
+        @Option(help: "Learning rate (peak rate for one-cycle); the head's with --backbone-lr (default 1e-3).") var lr: Float?
+        @Option(help: "sgd or adamw (default adamw).") var optimizer: String?
+        @Option(help: "cosine, one-cycle or constant (default cosine).") var schedule: String?
         @Option(name: .customLong("weight-decay"), help: "Weight decay (default 0.01 for adamw, 0 for sgd).") var weightDecay: Float?
         @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
-        @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε.") var labelSmoothing: Float = 0
+        @Option(name: .customLong("label-smoothing"), help: "Label smoothing ε (default 0).") var labelSmoothing: Float?
         @Option(name: .customLong("unfreeze-from"), help: "Also train this stage and everything after it (e.g. layer4).") var unfreezeFrom: String?
         @Flag(help: "Random resized crops and horizontal flips while training (runs the backbone every epoch).") var augment = false
         @Flag(name: .customLong("fine-tune"), help: "Two phases: the head alone first (--freeze-epochs), then end to end for --epochs.") var fineTune = false
@@ -59,6 +63,25 @@ extension TTLCommand {
         @OptionGroup var cacheOption: CacheOption
         @OptionGroup var preprocessing: PreprocessingOptions
         @OptionGroup var threads: Threads
+
+        /// `--head`, or the default: the L-BFGS fit where it applies and no option of the epoch loop was given.
+        func headFit() throws -> HeadFitMethod? {
+            let loopOptions = [("--epochs", epochs != nil), ("--lr", lr != nil), ("--optimizer", optimizer != nil), ("--schedule", schedule != nil),
+                               ("--weight-decay", weightDecay != nil), ("--batch-size", batchSize != nil), ("--label-smoothing", labelSmoothing != nil),
+                               ("--nesterov", nesterov), ("--patience", patience != nil)].filter(\.1).map(\.0)
+            let frozen = unfreezeFrom == nil && !fineTune && !augment
+            switch head {
+            case nil: return frozen && loopOptions.isEmpty ? .lbfgs : nil
+            case "epochs": return nil
+            case "lbfgs":
+                guard frozen else { throw TTLError.usage("--head lbfgs fits the head alone on cached features: not with --unfreeze-from, --fine-tune or --augment") }
+                guard loopOptions.isEmpty else {
+                    throw TTLError.usage("--head lbfgs has no epochs, batches, optimizer or schedule: drop \(loopOptions.joined(separator: ", ")) or use --head epochs")
+                }
+                return .lbfgs
+            default: throw TTLError.usage("--head takes lbfgs or epochs")
+            }
+        }
 
         func run() throws {
             threads.apply()
@@ -119,6 +142,10 @@ extension TTLCommand {
             // On a terminal, a progress bar while images go through the backbone; plain lines otherwise.
             let bar = ProgressBar(enabled: isatty(1) == 1 && !json)
             let total = o.totalEpochs
+            if o.headFit == .lbfgs && !json {
+                print("head: L-BFGS to convergence, the L2 penalty λ chosen on "
+                      + (dataset.validation.isEmpty ? "a held-out fifth of the training images, then refitted on all" : "the validation images"))
+            }
             var featuresReported = false
             let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache, resumingFrom: checkpoint, progress: { r in
                 if !json && !featuresReported && cache.computed + cache.found > 0 {
@@ -129,7 +156,8 @@ extension TTLCommand {
                 if json {
                     print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
                 } else {
-                    var line = String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100)
+                    var line = r.l2.map { String(format: "fit %d  λ %.0e  %3d iterations  train loss %.4f  acc %.1f%%", r.epoch, $0, r.iterations ?? 0, r.trainLoss, r.trainAccuracy * 100) }
+                        ?? String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100)
                     if let vl = r.validationLoss, let va = r.validationAccuracy { line += String(format: "  val loss %.4f  acc %.1f%%", vl, va * 100) }
                     // An epoch on cached features takes milliseconds; a rate would be noise.
                     line += (r.seconds >= 0.1 ? String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond)
@@ -142,7 +170,8 @@ extension TTLCommand {
             if let paused = result.checkpoint {
                 try paused.write(to: checkpointFolder)
                 let batch = paused.batchesDone > 0 ? " and \(paused.batchesDone) batches of epoch \(paused.epochsDone + 1)" : ""
-                let point = paused.epochsDone == 0 && paused.batchesDone == 0 ? "while computing features (those computed are cached)"
+                let point = o.headFit == .lbfgs ? "before the head was fitted (the features computed are cached)"
+                    : paused.epochsDone == 0 && paused.batchesDone == 0 ? "while computing features (those computed are cached)"
                     : "after epoch \(paused.epochsDone)/\(paused.totalEpochs)\(batch)"
                 let command = (CommandLine.arguments + (resume ? [] : ["--resume"])).map(shellQuoted).joined(separator: " ")
                 FileHandle.standardError.write(Data("ttl: interrupted \(point); checkpoint saved in \(checkpointFolder.path); to continue: \(command)\n".utf8))
@@ -162,7 +191,8 @@ extension TTLCommand {
             if !json {
                 let best = result.history.first { $0.epoch == result.bestEpoch }
                 let acc = best?.validationAccuracy.map { String(format: ", validation accuracy %.1f%%", $0 * 100) } ?? ""
-                print("kept epoch \(result.bestEpoch)\(acc); saved to \(destination)")
+                let kept = best?.l2.map { String(format: "kept fit %d (λ %.0e)", result.bestEpoch, $0) } ?? "kept epoch \(result.bestEpoch)"
+                print("\(kept)\(acc); saved to \(destination)")
             }
             if let report {
                 // A head trained on cached features is judged on them: no image goes through the backbone again.
@@ -195,14 +225,20 @@ extension TTLCommand {
             return try page.write(to: folder)
         }
 
-        /// The training options from the command line, validated.
+        /// The training options from the command line, validated. A multi-label head always
+        /// trains in the epoch loop.
         func options() throws -> FineTuneOptions {
             var o = FineTuneOptions()
-            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.seed = seed
-            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
-            guard let sched = Schedule(rawValue: schedule) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
+            o.epochs = epochs ?? o.epochs; o.batchSize = batchSize ?? o.batchSize; o.learningRate = lr ?? o.learningRate; o.seed = seed
+            guard let opt = FineTuneOptions.OptimizerKind(rawValue: optimizer ?? o.optimizer.rawValue) else { throw TTLError.usage("--optimizer takes sgd or adamw") }
+            guard let sched = Schedule(rawValue: schedule ?? o.schedule.rawValue) else { throw TTLError.usage("--schedule takes cosine, one-cycle or constant") }
             o.optimizer = opt; o.schedule = sched; o.weightDecay = weightDecay; o.nesterov = nesterov
-            o.labelSmoothing = labelSmoothing; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
+            o.labelSmoothing = labelSmoothing ?? 0; o.unfreezeFrom = unfreezeFrom; o.augment = augment; o.patience = patience
+            if multiLabel {
+                if head == "lbfgs" { throw TTLError.usage("--head lbfgs is for one class per image; a multi-label head trains in epochs") }
+            } else {
+                o.headFit = try headFit()
+            }
             o.freezeEpochs = fineTune ? (freezeEpochs ?? 1) : nil
             o.backboneLearningRate = backboneLR
             try o.validate()

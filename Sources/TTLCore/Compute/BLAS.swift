@@ -39,6 +39,33 @@ public enum BLAS {
         #endif
     }
 
+    /// ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` in double precision
+    /// (the L-BFGS head fit, whose convergence float32 sums would blur).
+    @inlinable
+    public static func dgemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Double = 1,
+        a: UnsafePointer<Double>, lda: Int,
+        b: UnsafePointer<Double>, ldb: Int,
+        beta: Double = 0,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            for i in 0 ..< m { for j in 0 ..< n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        #if canImport(Accelerate)
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    __LAPACK_int(m), __LAPACK_int(n), __LAPACK_int(k), alpha, a, __LAPACK_int(lda),
+                    b, __LAPACK_int(ldb), beta, c, __LAPACK_int(ldc))
+        #else
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        #endif
+    }
+
     /// Which BLAS this is and, for OpenBLAS, the CPU kernel it picked (`Haswell`, `SkylakeX`, …).
     public static var implementation: String {
         #if canImport(Accelerate)

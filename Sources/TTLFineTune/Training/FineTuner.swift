@@ -54,6 +54,10 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     /// ``learningRate``; both follow ``schedule``). Default: learningRate / 10 with
     /// ``freezeEpochs``, otherwise learningRate.
     public var backboneLearningRate: Float? = nil
+    /// How the head trains on cached features: nil (or ``HeadFitMethod/epochs``) runs the epoch
+    /// loop above; ``HeadFitMethod/lbfgs`` fits it to convergence with an L2 penalty chosen on
+    /// the validation images (see ``HeadFit``), ignoring the epochs, optimizer and schedule.
+    public var headFit: HeadFitMethod? = nil
 
     /// The defaults above.
     public init() {}
@@ -70,6 +74,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         if let p = patience, p < 1 { throw fail("patience must be at least 1 epoch (got \(p))") }
         guard learningRate.isFinite, learningRate >= 0 else { throw fail("the learning rate must be a number ≥ 0 (got \(learningRate))") }
         if let b = backboneLearningRate, !(b.isFinite && b >= 0) { throw fail("the backbone learning rate must be a number ≥ 0 (got \(b))") }
+        if headFit == .lbfgs && (unfreezeFrom != nil || augment || freezeEpochs != nil || labelSmoothing != 0) {
+            throw fail("the L-BFGS head fit trains the head alone on cached features: not with an unfrozen stage, augmentation, two phases or label smoothing")
+        }
     }
 }
 
@@ -93,6 +100,10 @@ public struct EpochReport: Codable, Sendable {
     public var learningRate: Double
     /// True when this epoch's weights are the best so far (kept).
     public var best: Bool
+    /// For an L-BFGS head fit (``HeadFitMethod/lbfgs``), where each report is one fit of the
+    /// penalty sweep (and ``learningRate`` is 0): the L2 penalty λ and the fit's iterations.
+    public var l2: Double? = nil
+    public var iterations: Int? = nil
 }
 
 /// What a fit produced.
@@ -258,6 +269,9 @@ public enum FineTuner {
                 var m = model
                 m.frozen = phase.frozen
                 switch phase.kind {
+                case .headOnFeatures where options.headFit == .lbfgs:
+                    try fitHeadOnFeatures(m, head: head, data: data, preprocessing: preprocessing, options: options, cache: cache,
+                                          state: &state, progress: progress, imagesDone: imagesDone, shouldStop: shouldStop)
                 case .headOnFeatures:
                     try trainHeadOnFeatures(m, head: head, phase: phase, data: data, preprocessing: preprocessing, options: options, cache: cache,
                                             state: &state, progress: progress, imagesDone: imagesDone, shouldStop: shouldStop)

@@ -17,6 +17,21 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         public var validationAccuracy: Double?
     }
 
+    /// An L-BFGS head fit (``HeadFitMethod/lbfgs``): the penalty chosen and how.
+    public struct HeadFitSummary: Codable, Equatable, Sendable {
+        /// `lbfgs`.
+        public var method: String
+        /// The L2 penalty λ of the kept fit (on standardised features).
+        public var l2: Double
+        /// L-BFGS iterations of the kept fit.
+        public var iterations: Int
+        /// Penalties tried in the sweep.
+        public var penaltiesTried: Int
+        /// Whether the kept head was refitted on every training image (no validation images:
+        /// λ was chosen on a held-out fifth of the training images).
+        public var refit: Bool
+    }
+
     /// The backbone's short name (`efficientnet-lite0`, a stored name, a file's base name).
     public var base: String
     /// The dataset folder's name (not its path: the same data elsewhere is the same run).
@@ -35,6 +50,9 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     /// The epoch whose weights the model holds.
     public var keptEpoch: Int
     public var epochs: [Epoch]
+    /// Set for an L-BFGS head fit, whose ``epochs`` are the fits of its sweep (then
+    /// ``optimizer`` is `lbfgs`, and ``learningRate``, ``schedule`` and ``weightDecay`` do not apply).
+    public var headFit: HeadFitSummary?
 
     /// The summary of a finished fit.
     public init(_ result: FineTuneResult, data: ImageFolder, options: FineTuneOptions, base: String) {
@@ -50,6 +68,12 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         unfrozenFrom = options.unfreezeFrom ?? (options.freezeEpochs != nil ? "all" : nil)
         augmented = options.augment
         keptEpoch = result.bestEpoch
+        if options.headFit == .lbfgs, let kept = result.history.first(where: { $0.epoch == result.bestEpoch }), let l2 = kept.l2 {
+            let refit = data.validation.isEmpty && kept.validationLoss == nil && result.history.count > 1
+            headFit = HeadFitSummary(method: "lbfgs", l2: l2, iterations: kept.iterations ?? 0,
+                                     penaltiesTried: result.history.count - (refit ? 1 : 0), refit: refit)
+            optimizer = "lbfgs"; learningRate = 0; schedule = "none"; weightDecay = 0
+        }
         epochs = result.history.map {
             Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
                   validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy)
