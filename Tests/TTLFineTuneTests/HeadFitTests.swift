@@ -87,8 +87,8 @@ final class HeadFitTests: XCTestCase {
     }
 
     /// The fits see the training images only (the same training figures whatever the
-    /// validation images), and the penalty kept is the best on validation (accuracy, then
-    /// loss), the sweep stopping after ``HeadFit/patience`` fits without a better one.
+    /// validation images), and the penalty kept is the best on validation (loss, then
+    /// accuracy), the sweep stopping after ``HeadFit/patience`` fits without a better one.
     func testSweepChoosesOnValidationOnly() throws {
         let d = Self.split(seed: 1, train: 90, validation: 60)
         let other = Self.split(seed: 2, train: 1, validation: 60)
@@ -101,7 +101,7 @@ final class HeadFitTests: XCTestCase {
         }
         for r in [a, b] {
             XCTAssertTrue(r.steps.allSatisfy { $0.validationAccuracy != nil })
-            let scores = r.steps.map { ($0.validationAccuracy!, -$0.validationLoss!) }
+            let scores = r.steps.map { (-$0.validationLoss!, $0.validationAccuracy!) }
             let best = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) }!
             XCTAssertEqual(r.chosen, best, "the best validation score")
             XCTAssertEqual(r.l2, r.steps[best].l2)

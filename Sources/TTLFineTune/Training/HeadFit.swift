@@ -244,7 +244,7 @@ public enum HeadFit {
     /// The penalties tried, strongest first (λ of ``SoftmaxRegression``, on standardised
     /// features): 10 down to 10⁻⁶ in steps of half a decade.
     public static let penalties: [Double] = (0 ... 14).map { Foundation.pow(10, 1 - Double($0) / 2) }
-    /// The sweep stops after this many penalties in a row without a better validation score.
+    /// The sweep stops after this many penalties in a row without a lower validation loss.
     public static let patience = 3
     /// Each fit stops when its largest gradient component is at most this (scikit-learn's `tol`)...
     public static let tolerance = 1e-4
@@ -318,8 +318,9 @@ public enum HeadFit {
     }
 
     /// Fits the head. With validation images, every penalty is fitted on `train` and scored on
-    /// `validation`, and the best (highest validation accuracy, then lowest validation loss)
-    /// is returned. Without them, a seeded stratified fifth of `train` plays the validation
+    /// `validation`, and the best (lowest validation cross-entropy, then highest accuracy) is
+    /// returned: on a few validation images accuracy ties across most penalties (the strongest
+    /// one, a nearly class-mean classifier, is already close), the loss does not. Without them, a seeded stratified fifth of `train` plays the validation
     /// split to choose the penalty, then the head is refitted on all of `train` at that penalty.
     /// One BLAS thread throughout: the same bits on any machine.
     /// - Parameters:
@@ -354,7 +355,7 @@ public enum HeadFit {
                                                  labels: fy, classes: classes)
                 let va = SoftmaxRegression.score(SoftmaxRegression.logits(sv, count: vy.count, r.theta, classes: classes, features: f, bias: bias),
                                                  labels: vy, classes: classes)
-                let better = vy.isEmpty || va.accuracy > bestScore.accuracy || (va.accuracy == bestScore.accuracy && va.loss < bestScore.loss)
+                let better = vy.isEmpty || va.loss < bestScore.loss || (va.loss == bestScore.loss && va.accuracy > bestScore.accuracy)
                 let s = Step(l2: l2, trainLoss: tr.loss, trainAccuracy: tr.accuracy, validationLoss: vy.isEmpty ? nil : va.loss,
                              validationAccuracy: vy.isEmpty ? nil : va.accuracy, iterations: r.iterations,
                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, best: better)
