@@ -7,6 +7,10 @@ input and the saving framework's own output (logits: classifier_activation=None)
   vgg_replica      VGG16's layer types and names (block1_conv1 … fc1, fc2, predictions) with two
                    blocks of 8/16 filters and 32-wide fc layers at 32×32: the full VGG16 is 15 M
                    weights without its top, far too big to commit
+  xception_replica Xception's entry-flow block types (Conv2D, SeparableConv2D without bias, batch
+                   norms, ReLU, MaxPooling2D "same" stride 2, the strided 1×1 Conv2D shortcut, Add)
+                   at 16/32 filters on 40×40, plus SeparableConv2D with depth_multiplier 2, bias and
+                   a relu activation; the full Xception is 21 M weights
 
 Weights are random; each batch norm gets a random scale and shift and moving statistics from a
 calibration batch (as scripts/check_full_size_keras.py does), so the outputs depend on every layer.
@@ -59,10 +63,36 @@ def vgg_replica(k):
     return k.Model(inp, x, name="vgg16")
 
 
+def xception_replica(k):
+    """keras.applications.xception's entry flow, two blocks wide 16 and 32."""
+    L = k.layers
+    x = inp = k.Input((40, 40, 3), name="input_1")
+    x = L.Conv2D(8, 3, strides=2, use_bias=False, name="block1_conv1")(x)
+    x = L.BatchNormalization(name="block1_conv1_bn")(x)
+    x = L.Activation("relu", name="block1_conv1_act")(x)
+    for b, filters in [(2, 16), (3, 32)]:
+        residual = L.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x)
+        residual = L.BatchNormalization()(residual)
+        if b > 2:
+            x = L.Activation("relu", name=f"block{b}_sepconv1_act")(x)
+        x = L.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"block{b}_sepconv1")(x)
+        x = L.BatchNormalization(name=f"block{b}_sepconv1_bn")(x)
+        x = L.Activation("relu", name=f"block{b}_sepconv2_act")(x)
+        x = L.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"block{b}_sepconv2")(x)
+        x = L.BatchNormalization(name=f"block{b}_sepconv2_bn")(x)
+        x = L.MaxPooling2D(3, strides=2, padding="same", name=f"block{b}_pool")(x)
+        x = L.add([x, residual])
+    x = L.SeparableConv2D(24, 3, depth_multiplier=2, activation="relu", name="sepconv_multiplier")(x)
+    x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = L.Dense(10, name="predictions")(x)
+    return k.Model(inp, x, name="xception")
+
+
 FAMILIES = [
     ("mobilenet_a025", lambda k: k.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None,
                                                           classes=10, classifier_activation=None)),
     ("vgg_replica", vgg_replica),
+    ("xception_replica", xception_replica),
 ]
 
 
