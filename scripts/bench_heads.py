@@ -245,7 +245,7 @@ def main():
                 w, b = onnx_head(out)
                 acc = float(((TX @ w.T + b).argmax(1) == TY).mean())
                 row[label] = {"accuracy": acc, "wall": wall, "fit": sum(h["seconds"] for h in history),
-                              "l2": next((h.get("l2") for h in history if h.get("best") and h.get("l2") is not None), None)}
+                              "l2": next((h.get("l2") for h in reversed(history) if h.get("best") and h.get("l2") is not None), None)}
             npz = os.path.join(folder, "probe.npz")
             np.savez(npz, x=X.astype(np.float32), y=Y.astype(np.int64), tx=TX.astype(np.float32), seed=seed, classes=len(classes))
             t0 = time.perf_counter()

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Full-size Keras check (not run by CI): Keras-applications ResNet50, ResNet50V2, MobileNetV2,
-EfficientNetB0, DenseNet121 and InceptionV3 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
+EfficientNetB0, DenseNet121, InceptionV3, MobileNet, VGG16, VGG19, Xception and EfficientNetV2B0 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
 .h5 (and the ResNets as weights only); `ttl import` reads them (the weights-only ones with --arch),
 `ttl run` must match tf_keras's prediction, and `ttl export` must give a file tf_keras and Keras 3
 load and that predicts the same.
 
 Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras==3.15.1,
-h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl]
+h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl [name ...]]
+(names such as mobilenet vgg16 pick some of the applications; none: all of them)
 """
 import os
 import subprocess
@@ -30,7 +31,14 @@ with tempfile.TemporaryDirectory() as tmp:
                               ("mobilenetv2", tf_keras.applications.MobileNetV2, None),
                               ("efficientnetb0", tf_keras.applications.EfficientNetB0, None),
                               ("densenet121", tf_keras.applications.DenseNet121, None),
-                              ("inceptionv3", tf_keras.applications.InceptionV3, None)]:
+                              ("inceptionv3", tf_keras.applications.InceptionV3, None),
+                              ("mobilenet", tf_keras.applications.MobileNet, None),
+                              ("vgg16", tf_keras.applications.VGG16, None),
+                              ("vgg19", tf_keras.applications.VGG19, None),
+                              ("xception", tf_keras.applications.Xception, None),
+                              ("efficientnetv2b0", tf_keras.applications.EfficientNetV2B0, None)]:
+        if len(sys.argv) > 2 and name not in sys.argv[2:]:
+            continue
         # Logits, not probabilities: near-uniform softmax outputs over 1000 classes would hide errors.
         model = build(weights=None, classifier_activation=None)
         # Random weights lose the input within a few dozen layers unless every batch norm

@@ -57,8 +57,12 @@ assert keras.backend.backend() == "tensorflow", keras.backend.backend()
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TTLHDF5Tests",
                                      "Fixtures"))
-shutil.rmtree(ROOT, ignore_errors=True)
-os.makedirs(ROOT)
+# families/ is scripts/make_keras_family_fixtures.py's
+for _entry in os.listdir(ROOT) if os.path.isdir(ROOT) else []:
+    if _entry != "families":
+        _path = os.path.join(ROOT, _entry)
+        shutil.rmtree(_path) if os.path.isdir(_path) else os.remove(_path)
+os.makedirs(ROOT, exist_ok=True)
 
 MANIFEST = {
     "generator": "scripts/make_keras_fixtures.py",

@@ -281,6 +281,7 @@ struct KerasLayerWriter {
             let layout: Layout = rank == 4 ? .nhwc : .same
             result = (emit(n.name, "Concatenate", ["axis": keras == rank - 1 ? -1 : keras], try n.inputs.map { try tensor($0, layout, for: n) }), layout)
         case is IdentityOp: result = (emit(n.name, "Activation", ["activation": "linear"], [try tensor(x, .nhwc, for: n)]), .nhwc)
+        case let op as SliceOp: result = try cropping(n, op)
         case let op as PadOp:
             guard op.value == 0, rank == 4 else { throw fail(n, "only zero padding of images maps to ZeroPadding2D") }
             let p = op.padding

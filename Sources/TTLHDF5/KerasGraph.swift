@@ -10,7 +10,7 @@ import TTLNN
 
 /// Layers ttl rebuilds from a configuration.
 let supportedKerasLayers: Set<String> = [
-    "InputLayer", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
+    "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Cropping2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
     "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Multiply",
     "Subtract", "Concatenate", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
 ]
@@ -40,7 +40,7 @@ struct KerasGraphBuilder {
         for l in config.layers {
             if !supportedKerasLayers.contains(l.className) {
                 unsupported.append("\(l.name) (\(l.className))")
-            } else if ["Conv2D", "DepthwiseConv2D", "Dense", "Activation"].contains(l.className),
+            } else if ["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "Activation"].contains(l.className),
                       !supportedKerasActivations.contains(l.activation) {
                 unsupported.append("\(l.name) (\(l.className), activation '\(l.activation)')")
             }
@@ -150,6 +150,8 @@ struct KerasGraphBuilder {
         switch l.className {
         case "InputLayer": return try input(l)
         case "Conv2D", "DepthwiseConv2D": return try conv(l, x!)
+        case "SeparableConv2D": return try separableConv(l, x!)
+        case "Cropping2D": return try cropping(l, x!)
         case "BatchNormalization": return try batchNorm(l, x!)
         case "Activation": return try activate(l, x!, l.activation, name: l.name)
         case "ReLU":

@@ -85,25 +85,44 @@ extension Model {
                 if logits == nil { logits = value }
                 tail.insert(n.name, at: 0)
                 value = n.inputs[0]
-            case let conv as Conv2DOp where pooled:
-                let o = conv.options
-                guard let w = parameters.tensor(n.inputs[1]), w.rank == 4, w.shape[2] == 1, w.shape[3] == 1, o.groups == 1,
-                      o.stride == Size2D(1), o.padding == .zero else {
-                    throw .noHead("node '\(n.name)' is a convolution but not a 1×1 one with stored weights")
+            case is Conv2DOp where !pooled:
+                // Keras's MobileNet: global average pooling (keepdims) → dropout → 1×1 convolution
+                // → reshape. The pooling commutes with a 1×1 convolution: the SqueezeNet head
+                // below with the pooling first.
+                var source = n.inputs[0]
+                var between: [String] = []
+                while let q = producers[source], nodes[q].operation is IdentityOp {
+                    between.insert(nodes[q].name, at: 0)
+                    source = nodes[q].inputs[0]
                 }
-                let chain = [n.name] + tail
-                let inside = Set(nodes.filter { chain.contains($0.name) && $0.name != chain.last }.flatMap(\.outputs))
-                if let reader = nodes.first(where: { !chain.contains($0.name) && !inside.isDisjoint(with: $0.inputs) }) {
-                    throw .noHead("node '\(reader.name)' also reads a value of the convolutional head '\(n.name)'")
+                guard let q = producers[source], nodes[q].operation is GlobalAvgPoolOp else {
+                    throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), a convolution not after a global average pooling")
                 }
-                let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
-                return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: w.shape[1], outFeatures: w.shape[0],
-                            features: n.inputs[0], logits: logits!, softmax: softmax, convolutionNodes: chain, sigmoid: sigmoid)
+                return try convolutionHead(n, chain: [nodes[q].name] + between + [n.name] + tail, features: nodes[q].inputs[0],
+                                           logits: logits ?? n.outputs[0], softmax: softmax, sigmoid: sigmoid)
+            case is Conv2DOp where pooled:
+                return try convolutionHead(n, chain: [n.name] + tail, features: n.inputs[0], logits: logits!, softmax: softmax, sigmoid: sigmoid)
             default:
                 throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), not from a Gemm/MatMul or a 1×1 convolution classifier")
             }
         }
         throw .noHead("output '\(value)' is not computed by any node")
+    }
+
+    /// A 1×1 convolution classifier `n` whose nodes `chain` (from the one reading `features` to
+    /// the one writing `logits`) nothing else reads inside.
+    private func convolutionHead(_ n: Node, chain: [String], features: String, logits: String, softmax: String?, sigmoid: String?) throws(GraphEditError) -> Head {
+        guard let o = (n.operation as? Conv2DOp)?.options, let w = parameters.tensor(n.inputs[1]), w.rank == 4, w.shape[2] == 1,
+              w.shape[3] == 1, o.groups == 1, o.stride == Size2D(1), o.padding == .zero else {
+            throw .noHead("node '\(n.name)' is a convolution but not a 1×1 one with stored weights")
+        }
+        let inside = Set(nodes.filter { chain.contains($0.name) && $0.name != chain.last }.flatMap(\.outputs))
+        if let reader = nodes.first(where: { !chain.contains($0.name) && !inside.isDisjoint(with: $0.inputs) }) {
+            throw .noHead("node '\(reader.name)' also reads a value of the convolutional head '\(n.name)'")
+        }
+        let bias = n.inputs.count > 2 && parameters[n.inputs[2]] != nil ? n.inputs[2] : nil
+        return Head(node: n.name, weight: n.inputs[1], bias: bias, inFeatures: w.shape[1], outFeatures: w.shape[0],
+                    features: features, logits: logits, softmax: softmax, convolutionNodes: chain, sigmoid: sigmoid)
     }
 
     /// Replaces the head with a new `Linear(inFeatures, classes)`, initialised as PyTorch
