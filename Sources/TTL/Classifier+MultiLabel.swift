@@ -17,18 +17,10 @@ extension Classifier {
     /// (possibly none).
     public func predictLabels(_ urls: [URL]) throws -> [[(label: String, probability: Float)]] {
         let thresholds = self.thresholds
-        var all: [[(String, Float)]] = []
-        for start in stride(from: 0, to: urls.count, by: 32) {
-            let batch = Array(urls[start ..< min(start + 32, urls.count)])
-            let p = try probabilities(batch)
-            let c = p.shape[1], values = p.scalars
-            for i in 0 ..< batch.count {
-                let row = Array(values[i * c ..< (i + 1) * c])
-                let above = row.indices.filter { $0 < thresholds.count ? row[$0] >= thresholds[$0] : row[$0] >= 0.5 }
-                all.append(above.sorted { row[$0] > row[$1] }.map { ($0 < labels.count ? labels[$0] : "class \($0)", row[$0]) })
-            }
+        return try probabilityRows(urls).map { row in
+            let above = row.indices.filter { row[$0] >= ($0 < thresholds.count ? thresholds[$0] : 0.5) }
+            return above.sorted { row[$0] > row[$1] }.map { (label($0), row[$0]) }
         }
-        return all
     }
 
     /// Per-label precision, recall, F1 (at the model's thresholds) and average precision, and

@@ -69,19 +69,25 @@ public struct Classifier {
 
     /// The `top` most likely labels of each image, most likely first.
     public func predict(_ urls: [URL], top: Int = 5) throws -> [[(label: String, probability: Float)]] {
-        var all: [[(String, Float)]] = []
+        try probabilityRows(urls).map { row in
+            row.indices.sorted { row[$0] > row[$1] }.prefix(top).map { (label($0), row[$0]) }
+        }
+    }
+
+    /// Each image's probabilities, in batches of 32.
+    func probabilityRows(_ urls: [URL]) throws -> [[Float]] {
+        var rows: [[Float]] = []
         for start in stride(from: 0, to: urls.count, by: 32) {
             let batch = Array(urls[start ..< min(start + 32, urls.count)])
             let p = try probabilities(batch)
             let c = p.shape[1], values = p.scalars
-            for i in 0 ..< batch.count {
-                let row = Array(values[i * c ..< (i + 1) * c])
-                let order = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
-                all.append(order.map { ($0 < labels.count ? labels[$0] : "class \($0)", row[$0]) })
-            }
+            for i in 0 ..< batch.count { rows.append(Array(values[i * c ..< (i + 1) * c])) }
         }
-        return all
+        return rows
     }
+
+    /// The name of output `k` ("class k" past the labels the model carries).
+    func label(_ k: Int) -> String { k < labels.count ? labels[k] : "class \(k)" }
 
     /// Accuracy, per-class precision and recall, and the confusion matrix on `samples`.
     public func evaluate(_ samples: [Sample], classes: [String]) throws -> Evaluation {
