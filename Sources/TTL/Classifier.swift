@@ -53,7 +53,7 @@ public struct Classifier {
     /// own output when it ends with a softmax); for a multi-label model, each label's
     /// probability: the output of its final Sigmoid (or the sigmoid of its logits).
     public func probabilities(_ urls: [URL]) throws -> Tensor {
-        var x = try FineTuner.load(ArraySlice(urls.map { Sample(url: $0, label: 0) }), preprocessing)
+        var x = try preprocessing.batch(urls)
         if model.imageLayout == .nhwc { x = Transpose.forward(x, permutation: [0, 2, 3, 1]) }
         let head = try? model.findHead()
         let output = model.outputs[0]

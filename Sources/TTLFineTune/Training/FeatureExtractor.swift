@@ -117,3 +117,14 @@ public struct FeatureExtractor {
         return out
     }
 }
+
+/// The next chunk's decoded images, handed from the decoding thread to the training loop
+/// (the `DispatchGroup` wait orders the write before the read).
+final class ResultBox: @unchecked Sendable {
+    var value: Result<Tensor, Error>?
+}
+
+/// A closure sent to one other thread, which alone runs it.
+struct UncheckedWork<T>: @unchecked Sendable {
+    let run: () -> T
+}
