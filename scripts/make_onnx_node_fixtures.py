@@ -22,7 +22,8 @@ Selection (by operator type, then by what a ttl model can be):
   * graph inputs that stand for what a trained model stores as initializers (weights, biases,
     BN statistics, slopes, clip bounds, pad values, and shape-like integer operands: axes, pads,
     starts/ends/steps, split sizes, Reshape targets) are turned into initializers holding the
-    data set's value, because ttl, like every ahead-of-time converter, needs them at import.
+    data set's value, because ttl, like every ahead-of-time converter, needs them at import;
+    so are all int32/int64 graph inputs (in the expanded function cases, shape operands).
     Each such case records which inputs were folded in cases.json.
 
 Pinned: python 3.11, onnx==1.23.2, numpy==2.4.6.
@@ -58,9 +59,10 @@ FOLDED = {
     "Conv": [1, 2], "Gemm": [1, 2], "PRelu": [1], "Clip": [1, 2], "Dropout": [1, 2], "Pad": [1, 2, 3],
     "Reshape": [1], "Slice": [1, 2, 3, 4], "Split": [1], "Squeeze": [1], "Unsqueeze": [1],
     "ReduceMean": [1], "ReduceSum": [1], "ReduceMax": [1], "ReduceMin": [1], "Resize": [1, 2, 3],
-    "ConstantOfShape": [0], "Gather": [1], "Expand": [1], "Tile": [1],
+    "ConstantOfShape": [0], "Gather": [1], "Expand": [1], "Tile": [1], "Range": [0, 1, 2], "Upsample": [1],
 }
 FLOAT = TensorProto.FLOAT
+INTEGER = {TensorProto.INT64, TensorProto.INT32}
 
 
 def elem_type(value_info):
@@ -101,7 +103,10 @@ def main():
             for k in FOLDED.get(n.op_type, []):
                 if k < len(n.input) and n.input[k] in values and n.input[k] not in fold:
                     fold.append(n.input[k])
-        if not all(isinstance(v, np.ndarray) for v in list(inputs) + list(outputs)):
+        for i in graph.input:  # integer inputs are shape-like operands (axes, pads, sizes, indices)
+            if i.name not in fold and elem_type(i) in INTEGER:
+                fold.append(i.name)
+        if not all(isinstance(v, (np.ndarray, np.generic)) for v in list(inputs) + list(outputs)):
             manifest["excluded"][case.name] = "not float32"
             continue
         kept = [i for i in graph.input if i.name not in fold]

@@ -78,10 +78,26 @@ final class ONNXBackendTests: XCTestCase {
     /// A case leaving this list (it now runs) or joining it (a regression) fails the test.
     static let refusedNodeCases: [String: String] = [
         "test_averagepool_2d_dilations": "AveragePool with dilations (opset 19+; no classifier uses it)",
-        // ONNX functions expanded into a 1-D convolution: ttl's windows are 2-D (NCHW images).
-        "test_causal_conv_with_state_decode_step_expanded": "1-D Conv",
-        "test_causal_conv_with_state_with_bias_and_past_state_expanded": "1-D Conv",
-        "test_causal_conv_with_state_with_past_state_expanded": "1-D Conv",
+        "test_causal_conv_with_state_decode_step_expanded": "1-D Conv (an expanded function; ttl's windows are 2-D)",
+        "test_causal_conv_with_state_with_bias_and_past_state_expanded": "1-D Conv (an expanded function; ttl's windows are 2-D)",
+        "test_causal_conv_with_state_with_past_state_expanded": "1-D Conv (an expanded function; ttl's windows are 2-D)",
+        "test_resize_downsample_scales_cubic": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_scales_cubic_A_n0p5_exclude_outside": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_scales_cubic_align_corners": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_scales_cubic_antialias": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_scales_linear_antialias": "Resize with antialias",
+        "test_resize_downsample_sizes_cubic": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_sizes_cubic_antialias": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_downsample_sizes_linear_antialias": "Resize with antialias",
+        "test_resize_tf_crop_and_resize": "Resize's tf_crop_and_resize coordinates (TensorFlow's crop boxes)",
+        "test_resize_tf_crop_and_resize_axes_2_3": "Resize's tf_crop_and_resize coordinates (TensorFlow's crop boxes)",
+        "test_resize_tf_crop_and_resize_axes_3_2": "Resize's tf_crop_and_resize coordinates (TensorFlow's crop boxes)",
+        "test_resize_tf_crop_and_resize_extrapolation_value": "Resize's tf_crop_and_resize coordinates (TensorFlow's crop boxes)",
+        "test_resize_upsample_scales_cubic": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_upsample_scales_cubic_A_n0p5_exclude_outside": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_upsample_scales_cubic_align_corners": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_upsample_scales_cubic_asymmetric": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
+        "test_resize_upsample_sizes_cubic": "Resize in cubic mode (no CNN classifier resizes bicubically inside the network)",
     ]
 
     /// The ONNX backend *node* cases whose operator types ttl imports, written from the onnx

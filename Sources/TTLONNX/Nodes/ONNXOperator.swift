@@ -44,7 +44,7 @@ enum ONNXOperators {
         ArithmeticNodes.self, PoolNodes.self, GlobalAveragePoolNode.self, ReduceNodes.self, FlattenNode.self,
         ReshapeNode.self, TransposeNode.self, GemmNode.self, MatMulNode.self, PadNode.self, SoftmaxNode.self, ConcatNode.self,
         VariadicNodes.self, LRNNode.self, ElementwiseMathNodes.self, PReluNode.self, PowNode.self, SplitNode.self,
-        LayerNormalizationNode.self, GeluNode.self, RangeNode.self,
+        LayerNormalizationNode.self, GeluNode.self, RangeNode.self, ResizeNode.self, InstanceNormalizationNode.self,
     ]
 
     /// ONNX operator type → its mapping.
