@@ -56,6 +56,7 @@ fixtures:
 	KERAS_BACKEND=torch python3 scripts/make_architecture_fixtures.py
 	python3 scripts/make_onnx_fixtures.py
 	python3 scripts/make_onnx_op_fixtures.py
+	python3 scripts/make_onnx_node_fixtures.py
 	python3 scripts/make_torchvision_fixtures.py
 	python3 scripts/make_image_fixtures.py
 	python3 scripts/make_optimizer_fixtures.py

@@ -5,8 +5,8 @@ by ConstantOfShape, Sum residuals, LRN, Dropout with its mask) and in opset 13+ 
 Selu, Tanh, Neg, Exp, Sqrt, Pow, Erf, Softplus, Mean/Max/Min, Pad on any axes in constant,
 reflect and edge modes), each with an input and onnxruntime's output; the onnx package's
 "light" Caffe2 Model Zoo classics that ttl can run at test speed, with the package's own
-expected outputs; and the ONNX backend cases (pytorch-converted, and node cases written from
-the package's case definitions; the list in scripts/onnx_node_cases.txt) of the operators added here.
+expected outputs; and the ONNX backend pytorch-converted cases of the operators added here (the
+node cases: scripts/make_onnx_node_fixtures.py).
 
 Pinned: python 3.11, onnx==1.23.2, onnxruntime==1.31.1, numpy==2.4.6.
     pip install onnx==1.23.2 onnxruntime==1.31.1 numpy==2.4.6
@@ -260,28 +260,6 @@ for suite, cases in pytorch_cases.items():
         dst = os.path.join(BACKEND, suite, case)
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(os.path.join(data, suite, case), dst)
-# The node cases are not shipped in the wheel: written here from the package's own case
-# definitions (onnx.backend.test.case.node; expected outputs are the package's numpy references),
-# as `backend-test-tools generate-data` writes the model cases.
-from onnx.backend.test.case import node as node_cases  # noqa: E402
-
-NODE_CASES = sys.argv[1:] or open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "onnx_node_cases.txt")).read().split()
-node_out = os.path.join(BACKEND, "node")
-shutil.rmtree(node_out, ignore_errors=True)
-by_name = {case.name: case for case in node_cases.collect_testcases(None)}
-for name in NODE_CASES:
-    case = by_name[name]
-    folder = os.path.join(node_out, name)
-    os.makedirs(folder)
-    with open(os.path.join(folder, "model.onnx"), "wb") as f:
-        f.write(case.model.SerializeToString())
-    for i, (inputs, outputs) in enumerate(case.data_sets):
-        data_set = os.path.join(folder, f"test_data_set_{i}")
-        os.makedirs(data_set)
-        for kind, values in (("input", inputs), ("output", outputs)):
-            for j, v in enumerate(values):
-                graph_values = case.model.graph.input if kind == "input" else case.model.graph.output
-                proto = v if isinstance(v, TensorProto) else numpy_helper.from_array(np.asarray(v), graph_values[j].name)
-                with open(os.path.join(data_set, f"{kind}_{j}.pb"), "wb") as f:
-                    f.write(proto.SerializeToString())
-print(f"copied {sum(map(len, pytorch_cases.values()))} pytorch and {len(NODE_CASES)} node backend cases")
+# The node cases are written by scripts/make_onnx_node_fixtures.py (every case whose operator
+# types ttl imports), which runs after this script (make fixtures).
+print(f"copied {sum(map(len, pytorch_cases.values()))} pytorch backend cases")

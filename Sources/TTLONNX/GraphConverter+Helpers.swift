@@ -136,7 +136,7 @@ extension GraphConverter {
     /// Input `k` of `n`, which must be present and computed earlier (or be a constant).
     func required(_ n: ONNXNode, _ k: Int) throws -> String {
         guard let v = n.input(k) else { throw InvalidNode("input \(k) is missing") }
-        guard shapes1[v] != nil || constants[v] != nil else { throw InvalidNode("input '\(v)' is produced by no earlier node, input or initializer") }
+        guard shapes1[v] != nil || constants[v] != nil || batchIndices[v] != nil else { throw InvalidNode("input '\(v)' is produced by no earlier node, input or initializer") }
         return v
     }
 

@@ -124,6 +124,8 @@ struct GraphConverter {
     var unavailable = Set<String>()
 
     static let batchDimension = Int.min
+    /// Integer tensors computed from the batch size (see `BatchIndexTensor`).
+    var batchIndices: [String: BatchIndexTensor] = [:]
 
     /// Every ai.onnx operator type the converter handles (some only in some forms).
     static var operatorTypes: Set<String> { Set(ONNXOperators.importers.keys) }
@@ -189,6 +191,18 @@ struct GraphConverter {
         for (p, entry) in tree.entriesInOrder where ordered[p] == nil { ordered[p] = entry }
         tree = ordered
         let outputs = g.output.map(\.name)
+        // A graph output that is a constant (a Constant node's, a folded computation's) is
+        // produced by a node copying the stored value.
+        for o in outputs where shapes1[o] == nil {
+            guard let value = constants[o] else { continue }
+            do {
+                constants[o + "/value"] = .float(value.floatTensor)
+                let path = try operand(o + "/value")
+                try add(o + "/value", ReshapeOp(value.shape.dimensions), [path], [o])
+            } catch {
+                throw ONNXError(file: file, .node(name: o, op: "output", problem: "\(error)"))
+            }
+        }
         for o in outputs where shapes1[o] == nil {
             throw ONNXError(file: file, .node(name: o, op: "output", problem: "graph output is a constant or is produced by no node"))
         }

@@ -21,6 +21,19 @@ enum ArithmeticNodes: ONNXOperator {
             try c.add(n.name, BinaryOp(op), [try c.operand(l), try c.operand(r + "/aligned")], [out])
             return
         }
+        if let bl = c.batchIndices[l] ?? c.batchIndices[r] {
+            // Batch-dependent indices (dynamo's `as_strided`) plus or times an integer constant.
+            let other = c.batchIndices[l] == nil ? l : r
+            guard let k = c.constants[other], case let .integers(v, s) = k, !v.contains(GraphConverter.batchDimension) else {
+                throw Unsupported(detail: "arithmetic on batch-dependent indices and a computed value")
+            }
+            switch op {
+            case .add: c.batchIndices[out] = try bl.adding(v, s)
+            case .mul where v.count == 1 && s.rank <= bl.rank: c.batchIndices[out] = try bl.multiplied(by: v[0])
+            default: throw Unsupported(detail: "\(op) of batch-dependent indices")
+            }
+            return
+        }
         if let cl = c.constants[l], let cr = c.constants[r] {
             if case let .integers(x, sx) = cl, case let .integers(y, sy) = cr {
                 guard !x.contains(GraphConverter.batchDimension) && !y.contains(GraphConverter.batchDimension) else {

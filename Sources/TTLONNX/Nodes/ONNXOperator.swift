@@ -41,10 +41,10 @@ enum ONNXOperators {
         CastNode.self,
         // Layers.
         IdentityNode.self, DropoutNode.self, ConvNode.self, BatchNormalizationNode.self, ActivationNodes.self,
-        ArithmeticNodes.self, PoolNodes.self, GlobalAveragePoolNode.self, ReduceMeanNode.self, FlattenNode.self,
+        ArithmeticNodes.self, PoolNodes.self, GlobalAveragePoolNode.self, ReduceNodes.self, FlattenNode.self,
         ReshapeNode.self, TransposeNode.self, GemmNode.self, MatMulNode.self, PadNode.self, SoftmaxNode.self, ConcatNode.self,
         VariadicNodes.self, LRNNode.self, ElementwiseMathNodes.self, PReluNode.self, PowNode.self, SplitNode.self,
-        LayerNormalizationNode.self, GeluNode.self,
+        LayerNormalizationNode.self, GeluNode.self, RangeNode.self, ResizeNode.self, InstanceNormalizationNode.self,
     ]
 
     /// ONNX operator type → its mapping.

@@ -10,11 +10,11 @@ enum SplitNode: ONNXOperator {
 
     static func importNode(_ n: ONNXNode, _ c: inout GraphConverter) throws {
         let x = try c.required(n, 0)
-        guard let (s, _) = c.shapes(x) else { throw InvalidNode("unknown input shape") }
+        guard let (s, t) = c.shapes(x) else { throw InvalidNode("unknown input shape") }
         let a0 = n.attributes.int("axis", 0)
         let axis = a0 < 0 ? a0 + s.rank : a0
         guard axis >= 0 && axis < s.rank else { throw InvalidNode("axis \(a0) for \(s)") }
-        guard axis != 0 else { throw Unsupported(detail: "split of the batch axis") }
+        guard s[axis] == t[axis] else { throw Unsupported(detail: "split of the batch axis") }
         let outputs = n.outputs
         guard !outputs.isEmpty else { throw InvalidNode("no outputs") }
         let dim = s[axis]

@@ -8,8 +8,13 @@ enum SqueezeNode: ONNXOperator {
 
     static func importNode(_ n: ONNXNode, _ c: inout GraphConverter) throws {
         let x = try c.required(n, 0)
-        guard let (s1, s2) = c.shapes(x) else { throw InvalidNode("unknown input shape") }
         var axes = n.opset >= 13 ? (n.input(1).map { try? c.integers($0, "axes") } ?? nil) ?? [] : (n.attributes.ints("axes") ?? [])
+        if let b = c.batchIndices[x] {
+            guard n.type == "Unsqueeze" else { throw Unsupported(detail: "squeeze of batch-dependent indices") }
+            c.batchIndices[n.output] = try b.unsqueezed(axes)
+            return
+        }
+        guard let (s1, s2) = c.shapes(x) else { throw InvalidNode("unknown input shape") }
         func reshaped(_ s: Shape) throws -> Shape {
             var dims = s.dimensions
             if n.type == "Unsqueeze" {

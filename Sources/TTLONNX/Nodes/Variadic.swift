@@ -15,8 +15,36 @@ enum VariadicNodes: ONNXOperator {
         guard !vs.isEmpty else { throw InvalidNode("no inputs") }
         let constants = vs.compactMap { c.constants[$0] }
         if constants.count == vs.count {
+            let integers = constants.compactMap { if case let .integers(v, s) = $0 { (v, s) } else { nil } }
+            if integers.count == constants.count {
+                // Shape arithmetic (CenterCropPad's expansion takes a Max of sizes): one shape, or scalars.
+                let count = integers.map(\.0.count).max() ?? 0
+                guard let shape = integers.first(where: { $0.0.count == count })?.1,
+                      integers.allSatisfy({ $0.0.count == 1 || $0.1 == shape }),
+                      !integers.contains(where: { $0.0.contains(GraphConverter.batchDimension) }) else {
+                    throw Unsupported(detail: "\(n.type) of integer constants of shapes \(integers.map(\.1)) or of the batch size")
+                }
+                var values: [Int] = []
+                for i in 0 ..< count {
+                    let column = integers.map { $0.0[$0.0.count == 1 ? 0 : i] }
+                    switch kind {
+                    case .max: values.append(column.max() ?? 0)
+                    case .min: values.append(column.min() ?? 0)
+                    case .sum, .mean:
+                        var total = 0
+                        for v in column {
+                            let (t, o) = total.addingReportingOverflow(v)
+                            guard !o else { throw InvalidNode("integer sum overflows") }
+                            total = t
+                        }
+                        values.append(kind == .mean ? total / column.count : total)
+                    }
+                }
+                c.constants[n.output] = .integers(values, shape)
+                return
+            }
             guard constants.allSatisfy({ if case .float = $0 { true } else { false } }) else {
-                throw Unsupported(detail: "arithmetic on integer constants")
+                throw Unsupported(detail: "arithmetic on integer and float constants")
             }
             guard Variadic.shape(constants.map(\.shape)) != nil else { throw InvalidNode("shapes \(constants.map(\.shape)) do not broadcast") }
             c.constants[n.output] = .float(Variadic.forward(kind, constants.map(\.floatTensor)))
