@@ -11,6 +11,23 @@ input and the saving framework's own output (logits: classifier_activation=None)
                    norms, ReLU, MaxPooling2D "same" stride 2, the strided 1×1 Conv2D shortcut, Add)
                    at 16/32 filters on 40×40, plus SeparableConv2D with depth_multiplier 2, bias and
                    a relu activation; the full Xception is 21 M weights
+  mobilenetv3_small the applications' own MobileNetV3 builder (Rescaling from include_preprocessing,
+                   hard-swish, squeeze-and-excite with hard-sigmoid (tf_keras: TFOpLambda add/multiply
+                   by constants; Keras 3: Add/Multiply with a constant), the 1×1 convolution head) with
+                   three of MobileNetV3Small's blocks, alpha 0.5 and a 64-wide last point, 32×32
+  inception_resnet_v2_replica  the applications' own conv2d_bn and inception_resnet_block: a stem,
+                   one block35 (scale 0.17) and the final block8 (scale 1, no activation), whose
+                   CustomScaleLayer is the scaled residual; the full network is 54 M weights
+  convnext_small_dims  the applications' own ConvNeXt builder (Normalization from
+                   include_preprocessing, the nested Sequential stem and downsampling blocks,
+                   LayerNormalization, pointwise Dense on images, exact GELU, LayerScale, the residual
+                   as a TFOpLambda add in tf_keras) with depths 1,1,1,1 and widths 8,16,24,32, 32×32
+  nasnet_small     the applications' own NASNet builder (NASNetMobile's cells: Cropping2D,
+                   ZeroPadding2D, separable convolutions, average and max pooling) with 96 penultimate
+                   filters, one block per stage and an 8-filter stem, 32×32
+  densenet_1111    the applications' own DenseNet builder with one conv block per dense block, 32×32
+
+Run with names to (re)generate only those families (the manifest keeps the others).
 
 Weights are random; each batch norm gets a random scale and shift and moving statistics from a
 calibration batch (as scripts/check_full_size_keras.py does), so the outputs depend on every layer.
@@ -45,8 +62,14 @@ for _pkg, _want in PINNED.items():
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TTLHDF5Tests",
                                      "Fixtures", "families"))
-shutil.rmtree(ROOT, ignore_errors=True)
-os.makedirs(ROOT)
+ONLY = set(sys.argv[1:])
+if ONLY:
+    with open(os.path.join(ROOT, "MANIFEST.json")) as f:
+        kept = [e for e in json.load(f)["fixtures"] if e["family"] not in ONLY]
+else:
+    kept = []
+    shutil.rmtree(ROOT, ignore_errors=True)
+    os.makedirs(ROOT)
 
 
 def vgg_replica(k):
@@ -88,16 +111,86 @@ def xception_replica(k):
     return k.Model(inp, x, name="xception")
 
 
+def app_module(k, name):
+    """The module of a Keras application, for its builder and block functions."""
+    import importlib
+    return importlib.import_module(("tf_keras.src.applications." if k is tf_keras else "keras.src.applications.") + name)
+
+
+def mobilenetv3_small(k):
+    m = app_module(k, "mobilenet_v3")
+
+    def stack_fn(x, kernel, activation, se_ratio):
+        def depth(d):
+            return m._depth(d * 0.5)
+        x = m._inverted_res_block(x, 1, depth(16), 3, 2, se_ratio, m.relu, 0)
+        x = m._inverted_res_block(x, 4, depth(40), kernel, 2, se_ratio, activation, 1)
+        x = m._inverted_res_block(x, 6, depth(40), kernel, 1, se_ratio, activation, 2)
+        return x
+
+    return m.MobileNetV3(stack_fn, 64, input_shape=(32, 32, 3), alpha=0.5, model_type="small", weights=None,
+                         classes=10, classifier_activation=None)
+
+
+def inception_resnet_v2_replica(k):
+    m = app_module(k, "inception_resnet_v2")
+    if getattr(m, "layers", None) is None:  # tf_keras sets its module-level `layers` inside InceptionResNetV2()
+        m.layers = k.layers
+    x = inp = k.Input((32, 32, 3), name="input_1")
+    x = m.conv2d_bn(x, 32, 3, strides=2, padding="valid")
+    x = m.inception_resnet_block(x, scale=0.17, block_type="block35", block_idx=1)
+    x = m.inception_resnet_block(x, scale=1.0, activation=None, block_type="block8", block_idx=10)
+    x = m.conv2d_bn(x, 64, 1, name="conv_7b")
+    x = k.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = k.layers.Dense(10, name="predictions")(x)
+    return k.Model(inp, x, name="inception_resnet_v2")
+
+
+def convnext_small_dims(k):
+    m = app_module(k, "convnext")
+    name = {"model_name" if k is tf_keras else "name": "convnext_tiny"}  # the keyword differs
+    return m.ConvNeXt(depths=[1, 1, 1, 1], projection_dims=[8, 16, 24, 32], input_shape=(32, 32, 3),
+                      weights=None, classes=10, classifier_activation=None, **name)
+
+
+def nasnet_small(k):
+    m = app_module(k, "nasnet")
+    return m.NASNet(input_shape=(32, 32, 3), penultimate_filters=96, num_blocks=1, stem_block_filters=8, skip_reduction=False,
+                    weights=None, classes=10, default_size=32, classifier_activation=None)
+
+
+def densenet_1111(k):
+    m = app_module(k, "densenet")
+    return m.DenseNet([1, 1, 1, 1], input_shape=(32, 32, 3), weights=None, classes=10, classifier_activation=None)
+
+
 FAMILIES = [
     ("mobilenet_a025", lambda k: k.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None,
                                                           classes=10, classifier_activation=None)),
     ("vgg_replica", vgg_replica),
     ("xception_replica", xception_replica),
+    ("mobilenetv3_small", mobilenetv3_small),
+    ("inception_resnet_v2_replica", inception_resnet_v2_replica),
+    ("convnext_small_dims", convnext_small_dims),
+    ("nasnet_small", nasnet_small),
+    ("densenet_1111", densenet_1111),
 ]
 
 
-def calibrate(model, k, rng):
+def all_layers(model, k):
     for layer in model.layers:
+        if isinstance(layer, k.Model):
+            yield from all_layers(layer, k)
+        else:
+            yield layer
+
+
+def calibrate(model, k, rng):
+    for layer in all_layers(model, k):
+        if isinstance(layer, k.layers.LayerNormalization) or type(layer).__name__ == "LayerScale":
+            # ConvNeXt's layer scales start at 1e-6, which would hide every block: random ones.
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i == 0 else rng.normal(0, 0.3, w.shape)
+                               for i, w in enumerate(layer.get_weights())])
         if isinstance(layer, k.layers.BatchNormalization):
             w = layer.get_weights()
             c = w[-1].shape[0]
@@ -105,18 +198,28 @@ def calibrate(model, k, rng):
             layer.set_weights(fresh + w[-2:])
             layer.momentum = 0.0
     size = model.input_shape[1]
-    model(rng.normal(0, 1, (8, size, size, 3)).astype(np.float32), training=True)
+    model(sample(model, k, rng, 8), training=True)
 
 
-fixtures = []
+def sample(model, k, rng, n):
+    """Images for `model`: pixels (0–255) when it preprocesses them itself (Rescaling or Normalization
+    first, as MobileNetV3 and ConvNeXt do), else standard normal values."""
+    size = model.input_shape[1]
+    if any(isinstance(layer, (k.layers.Rescaling, k.layers.Normalization)) for layer in model.layers[:3]):
+        return rng.uniform(0, 255, (n, size, size, 3)).astype(np.float32)
+    return rng.normal(0, 1, (n, size, size, 3)).astype(np.float32)
+
+
+fixtures = kept
 for name, build in FAMILIES:
+    if ONLY and name not in ONLY:
+        continue
     for tag, k in [("tfkeras", tf_keras), ("keras3", keras)]:
         rng = np.random.default_rng(13)
         k.utils.set_random_seed(13)
         model = build(k)
         calibrate(model, k, rng)
-        size = model.input_shape[1]
-        x = rng.normal(0, 1, (2, size, size, 3)).astype(np.float32)
+        x = sample(model, k, rng, 2)
         y = np.asarray(model.predict(x, verbose=0))
         base = f"{name}_{tag}"
         np.save(os.path.join(ROOT, base + ".input.npy"), x)

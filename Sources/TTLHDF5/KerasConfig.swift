@@ -18,6 +18,9 @@ struct KerasLayer {
     var className: String
     var config: [String: Any]
     var inbound: [KerasTensorRef]
+    /// Numbers the layer is called with besides tensors: Keras 3's constant arguments
+    /// (`x + 3.0` becomes `Add` called with `[x, 3.0]`), tf.keras's `y` keyword of a `TFOpLambda`.
+    var constants: [Float] = []
 }
 
 /// A parsed model configuration: layers in the order Keras lists them (a topological order).
@@ -26,6 +29,9 @@ struct KerasModelConfig {
     var layers: [KerasLayer]
     var inputs: [KerasTensorRef]
     var outputs: [KerasTensorRef]
+    /// Models used as layers (ConvNeXt's `Sequential` stem), flattened into `layers`: each one's
+    /// name and its own layers in order, whose weights the file keeps under the model's name.
+    var nested: [(model: String, layers: [String])] = []
 }
 
 extension KerasModelConfig {
@@ -52,6 +58,7 @@ extension KerasModelConfig {
                       layers: try layers.map { l throws(KerasError) in try Self.layer(l, file: file) },
                       inputs: try Self.endpoints(config["input_layers"], file: file, what: "input_layers"),
                       outputs: try Self.endpoints(config["output_layers"], file: file, what: "output_layers"))
+            try flattenNestedModels(layers, file: file)
         case "Sequential":
             try self.init(sequential: config, file: file)
         default:
@@ -90,27 +97,67 @@ extension KerasModelConfig {
         guard let name = l["name"] as? String ?? config["name"] as? String else {
             throw .invalidConfig(file: file, message: "a layer has no name")
         }
-        let className = l["class_name"] as? String ?? ""
+        var className = l["class_name"] as? String ?? ""
+        // tf.keras writes a registered custom layer as `Package>Class` (`Custom>CustomScaleLayer`).
+        if let k = className.lastIndex(of: ">") { className = String(className[className.index(after: k)...]) }
         let nodes = l["inbound_nodes"] as? [Any] ?? []
         guard nodes.count <= 1 else {
             throw .invalidConfig(file: file, message: "layer '\(name)' is called \(nodes.count) times; shared layers are not supported")
         }
         var inbound: [KerasTensorRef] = []
+        var constants: [Float] = []
         if let node = nodes.first {
             if let dict = node as? [String: Any] {
-                // Keras 3: every keras tensor among the call's positional arguments, in order.
+                // Keras 3: every keras tensor among the call's positional arguments, in order,
+                // and the plain numbers among them.
                 collectHistories(dict["args"] ?? [], into: &inbound)
+                for case let n as NSNumber in dict["args"] as? [Any] ?? [] { constants.append(n.floatValue) }
             } else if let list = node as? [Any] {
-                // tf.keras: [[layer, node, tensor, kwargs], …]
-                for case let entry as [Any] in list {
+                // tf.keras: [[layer, node, tensor, kwargs], …]; a TFOpLambda's call is one entry
+                // without the outer list, and its second operand is its `y` keyword, a tensor
+                // reference or a number.
+                let entries = list.first is String ? [list] : list
+                for case let entry as [Any] in entries {
                     guard let ref = tensorRef(entry) else {
                         throw .invalidConfig(file: file, message: "layer '\(name)' has an unreadable inbound node")
                     }
                     inbound.append(ref)
+                    if entry.count > 3, let kwargs = entry[3] as? [String: Any], let y = kwargs["y"] {
+                        if let n = y as? NSNumber { constants.append(n.floatValue) }
+                        else if let l = y as? [Any], let r = tensorRef(l) { inbound.append(r) }
+                        else if !(y is NSNull) { throw .invalidConfig(file: file, message: "layer '\(name)' has an unreadable operand y") }
+                    }
                 }
             }
         }
-        return KerasLayer(name: name, className: className, config: config, inbound: inbound)
+        return KerasLayer(name: name, className: className, config: config, inbound: inbound, constants: constants)
+    }
+
+    /// Replaces each layer that is itself a model (`Sequential` or `Functional`) by its own layers:
+    /// its input layer reads what the model was called on, and what read the model reads its output.
+    private mutating func flattenNestedModels(_ entries: [[String: Any]], file: String) throws(KerasError) {
+        guard layers.contains(where: { ["Sequential", "Functional", "Model"].contains($0.className) }) else { return }
+        var flat: [KerasLayer] = []
+        var outputOf: [String: KerasTensorRef] = [:]
+        for (l, entry) in zip(layers, entries) {
+            guard ["Sequential", "Functional", "Model"].contains(l.className) else { flat.append(l); continue }
+            let inner = try KerasModelConfig(entry, file: file)
+            guard inner.inputs.count == 1, inner.outputs.count == 1, l.inbound.count == 1 else {
+                throw .invalidConfig(file: file, message: "nested model '\(l.name)' has \(inner.inputs.count) inputs and \(inner.outputs.count) outputs; one of each is supported")
+            }
+            let input = inner.inputs[0].layer
+            for var il in inner.layers where il.name != input {
+                il.inbound = il.inbound.map { $0.layer == input ? l.inbound[0] : $0 }
+                flat.append(il)
+            }
+            outputOf[l.name] = inner.outputs[0].layer == input ? l.inbound[0] : inner.outputs[0]
+            nested.append((l.name, inner.layers.filter { $0.name != input }.map(\.name)))
+            nested += inner.nested
+        }
+        // tf.keras numbers a nested model's first call 1 (its node 0 is its own construction).
+        let redirect = { (r: KerasTensorRef) in outputOf[r.layer] ?? r }
+        layers = flat.map { var l = $0; l.inbound = l.inbound.map(redirect); return l }
+        outputs = outputs.map(redirect)
     }
 
     private static func collectHistories(_ value: Any, into refs: inout [KerasTensorRef]) {

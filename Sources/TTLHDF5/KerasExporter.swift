@@ -193,6 +193,7 @@ struct KerasLayerWriter {
     }
 
     mutating func node(_ i: Int, _ n: Node) throws {
+        if try multiNodeLayer(i, n) { return }
         let x = n.inputs.first ?? ""
         let rank = shapes[x]?.rank ?? 0
         let result: (String, Layout)
@@ -209,6 +210,8 @@ struct KerasLayerWriter {
             switch op.function {
             case .relu: (className, config) = ("Activation", ["activation": "relu"])
             case .sigmoid: (className, config) = ("Activation", ["activation": "sigmoid"])
+            // Keras 3's name (MobileNetV3 as Keras 3 writes it); tf_keras has no such activation.
+            case .hardSwish: (className, config) = ("Activation", ["activation": "hard_silu"])
             case let .clip(lo, hi) where lo == 0: (className, config) = ("ReLU", ["max_value": Double(hi), "negative_slope": 0.0, "threshold": 0.0])
             case let .leakyReLU(slope): (className, config) = ("ReLU", ["max_value": NSNull(), "negative_slope": Double(slope), "threshold": 0.0])
             default: throw fail(n, "no Keras activation computes \(op.description) the same way")

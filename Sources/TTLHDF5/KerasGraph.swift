@@ -13,10 +13,11 @@ let supportedKerasLayers: Set<String> = [
     "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Cropping2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
     "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Multiply",
     "Subtract", "Concatenate", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Normalization", "Permute",
+    "TFOpLambda", "CustomScaleLayer", "LayerNormalization", "LayerScale",
 ]
 
 /// Activations ttl runs (as a layer's `activation` or an `Activation` layer).
-let supportedKerasActivations: Set<String> = ["linear", "relu", "relu6", "sigmoid", "softmax", "swish", "silu", "hard_swish", "hard_silu", "leaky_relu"]
+let supportedKerasActivations: Set<String> = ["linear", "relu", "relu6", "sigmoid", "softmax", "swish", "silu", "hard_swish", "hard_silu", "leaky_relu", "gelu"]
 
 struct KerasGraphBuilder {
     let file: String
@@ -43,11 +44,13 @@ struct KerasGraphBuilder {
             } else if ["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "Activation"].contains(l.className),
                       !supportedKerasActivations.contains(l.activation) {
                 unsupported.append("\(l.name) (\(l.className), activation '\(l.activation)')")
+            } else if l.className == "TFOpLambda", supportedTFOpLambdaFunctions[l.string("function") ?? ""] == nil {
+                unsupported.append("\(l.name) (TFOpLambda, function '\(l.string("function") ?? "?")')")
             }
         }
         if !unsupported.isEmpty { throw KerasError.unsupportedLayers(file: file, layers: unsupported) }
 
-        var weights = weights
+        var weights = weights.splittingNested(config.nested)
         if weights.classKeyed {
             let classes = Dictionary(config.layers.map { ($0.name, $0.className) }, uniquingKeysWith: { a, _ in a })
             let outputs = Dictionary(config.outputs.enumerated().map { ($1.layer, $0) }, uniquingKeysWith: { a, _ in a })
@@ -137,7 +140,7 @@ struct KerasGraphBuilder {
             ins.append(v)
         }
         if l.className != "InputLayer" && ins.isEmpty { throw fail(l, "the layer has no input") }
-        let single = ["Add", "Multiply", "Subtract", "Concatenate"].contains(l.className) ? nil : ins.first
+        let single = ["Add", "Multiply", "Subtract", "Concatenate", "TFOpLambda", "CustomScaleLayer"].contains(l.className) ? nil : ins.first
         if single != nil && ins.count != 1 { throw fail(l, "expected one input, got \(ins.count)") }
         let out = try layer(l, ins, single)
         values[KerasTensorRef(layer: l.name, node: 0, tensor: 0)] = out
@@ -194,13 +197,12 @@ struct KerasGraphBuilder {
             let ttlAxis = rank == 4 ? [0, 2, 3, 1][axis] : axis
             return try value(l, l.name, ConcatOp(axis: ttlAxis), ins)
         case "Add", "Multiply", "Subtract":
-            guard ins.count >= 2, l.className != "Subtract" || ins.count == 2 else { throw fail(l, "expected two or more inputs, got \(ins.count)") }
-            let op: Binary.Op = l.className == "Add" ? .add : l.className == "Multiply" ? .mul : .sub
-            var acc = ins[0]
-            for (k, next) in ins.dropFirst().enumerated() {
-                acc = try value(l, k == ins.count - 2 ? l.name : "\(l.name)_\(k + 1)", BinaryOp(op), [acc, next])
-            }
-            return acc
+            return try arithmetic(l, l.className == "Add" ? .add : l.className == "Multiply" ? .mul : .sub, ins)
+        case "TFOpLambda": return try tfOpLambda(l, ins)
+        case "CustomScaleLayer": return try customScale(l, ins)
+        case "LayerNormalization": return try layerNorm(l, x!)
+        case "LayerScale": return try layerScale(l, x!)
+        case "Dense" where x!.shape.rank == 4: return try pointwiseDense(l, x!)
         case "Dense": return try dense(l, x!)
         case "Flatten":
             guard x!.shape.rank == 4 else { return try value(l, l.name, FlattenOp(axis: 1), [x!]) }
@@ -304,6 +306,7 @@ struct KerasGraphBuilder {
         case "sigmoid": return try value(l, name, ActivationOp(.sigmoid), [x])
         case "hard_swish", "hard_silu": return try value(l, name, ActivationOp(.hardSwish), [x])
         case "leaky_relu": return try value(l, name, ActivationOp(.leakyReLU(slope: 0.2)), [x])
+        case "gelu": return try gelu(l, x, name: name)
         case "swish", "silu":
             let s = try value(l, name + "_sigmoid", ActivationOp(.sigmoid), [x])
             return try value(l, name, BinaryOp(.mul), [x, s])
@@ -384,13 +387,22 @@ struct KerasGraphBuilder {
         return Tensor(shape: x.rank == 4 ? [c, 1, 1] : [c], scalars: values)
     }
 
+    /// Keras `Rescaling`, `x · scale + offset`; a scale of exactly 1 or an offset of exactly 0
+    /// is left out (the Rescaling ttl writes for a lone `x · c` or `x + c` reads back as that).
     mutating func rescaling(_ l: KerasLayer, _ x: (name: String, shape: Shape)) throws -> (name: String, shape: Shape) {
         guard let scale = l.floats("scale") else { throw fail(l, "no scale") }
         let offset = l.floats("offset") ?? [0]
-        let s = constant(l.name + ".scale", try channelConstant(l, scale, x.shape))
-        let o = constant(l.name + ".offset", try channelConstant(l, offset, x.shape))
-        let scaled = try value(l, l.name + "_scale", BinaryOp(.mul), [x, s])
-        return try value(l, l.name, BinaryOp(.add), [scaled, o])
+        let scales = !scale.allSatisfy { $0 == 1 }, offsets = !offset.allSatisfy { $0 == 0 }
+        var y = x
+        if scales {
+            let s = constant(l.name + ".scale", try channelConstant(l, scale, x.shape))
+            y = try value(l, offsets ? l.name + "_scale" : l.name, BinaryOp(.mul), [y, s])
+        }
+        if offsets {
+            let o = constant(l.name + ".offset", try channelConstant(l, offset, x.shape))
+            y = try value(l, l.name, BinaryOp(.add), [y, o])
+        }
+        return scales || offsets ? y : try value(l, l.name, IdentityOp(), [x])
     }
 
     /// Keras Normalization: `(x − mean) / max(√variance, 1e-7)` per channel.

@@ -35,6 +35,27 @@ struct KerasWeights {
         return nil
     }
 
+    /// Hands the weights a legacy file keeps under a nested model's group (`stem/stem_conv/kernel:0`)
+    /// to the nested model's own layers, by the layer name in each weight's path.
+    func splittingNested(_ nested: [(model: String, layers: [String])]) -> KerasWeights {
+        var w = self
+        for (model, layers) in nested {
+            guard let stored = w.byLayer[model], !stored.isEmpty else { continue }
+            var kept: [KerasWeight] = []
+            for weight in stored {
+                let parts = Set(weight.path.split(separator: "/").map(String.init))
+                if let layer = layers.last(where: { parts.contains($0) }) {
+                    if w.byLayer[layer] == nil { w.layers.append(layer); w.groupPath[layer] = w.groupPath[model] }
+                    w.byLayer[layer, default: []].append(weight)
+                } else {
+                    kept.append(weight)
+                }
+            }
+            w.byLayer[model] = kept
+        }
+        return w
+    }
+
     static func readLegacy(_ g: HDF5Group) throws -> KerasWeights {
         var w = KerasWeights()
         w.layers = try g.strings("layer_names")
@@ -52,6 +73,14 @@ struct KerasWeights {
         var w = KerasWeights()
         for key in try g.children() {
             let lg = try g.group(key)
+            if lg.kind(of: "layers") == .group {
+                // A model used as a layer: its layers' weights, under their own names.
+                let inner = try readKeras3(try lg.group("layers"))
+                w.layers += inner.layers
+                w.byLayer.merge(inner.byLayer) { a, _ in a }
+                w.groupPath.merge(inner.groupPath) { a, _ in a }
+                w.classKeyed = w.classKeyed || inner.classKeyed
+            }
             guard lg.kind(of: "vars") == .group else { continue }
             let vars = try lg.group("vars")
             let name: String

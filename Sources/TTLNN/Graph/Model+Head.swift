@@ -95,6 +95,12 @@ extension Model {
                     between.insert(nodes[q].name, at: 0)
                     source = nodes[q].inputs[0]
                 }
+                if let q = producers[source], !(nodes[q].operation is GlobalAvgPoolOp), isPooledVector(source) {
+                    // Keras's MobileNetV3: pooling → 1×1 convolution → hard swish → dropout → the
+                    // classifier, a 1×1 convolution of 1×1 features (its pooling is exact).
+                    return try convolutionHead(n, chain: between + [n.name] + tail, features: source,
+                                               logits: logits ?? n.outputs[0], softmax: softmax, sigmoid: sigmoid)
+                }
                 guard let q = producers[source], nodes[q].operation is GlobalAvgPoolOp else {
                     throw .noHead("the output comes from node '\(n.name)' (\(n.operation.type)), a convolution not after a global average pooling")
                 }
@@ -107,6 +113,27 @@ extension Model {
             }
         }
         throw .noHead("output '\(value)' is not computed by any node")
+    }
+
+    /// Whether `value` is 1×1 in space because it comes from a global average pooling through
+    /// activations, identities, 1×1 stride-1 unpadded convolutions and elementwise arithmetic
+    /// with constants or other such values only (tf.keras writes MobileNetV3's hard swish as
+    /// `x · relu6(x + 3) · 1/6`).
+    private func isPooledVector(_ value: String, depth: Int = 0) -> Bool {
+        guard depth < 64, let p = producers[value] else { return false }
+        let n = nodes[p]
+        switch n.operation {
+        case is GlobalAvgPoolOp: return true
+        case is ActivationOp, is IdentityOp: return isPooledVector(n.inputs[0], depth: depth + 1)
+        case let c as Conv2DOp:
+            guard let w = parameters.tensor(n.inputs[1]), w.rank == 4, w.shape[2] == 1, w.shape[3] == 1,
+                  c.options.stride == Size2D(1), c.options.padding == .zero else { return false }
+            return isPooledVector(n.inputs[0], depth: depth + 1)
+        case is BinaryOp:
+            let computed = n.inputs.filter { parameters[$0] == nil }
+            return !computed.isEmpty && computed.allSatisfy { isPooledVector($0, depth: depth + 1) }
+        default: return false
+        }
     }
 
     /// A 1×1 convolution classifier `n` whose nodes `chain` (from the one reading `features` to
