@@ -22,6 +22,12 @@
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static char isa_name[32] = "none";
+// The layout of activations between convolutions: `any` lets each primitive choose (nChw8c on
+// AVX2). On AVX-512, oneDNN 2.6 chooses nhwc for its brgemm kernels, whose 1×1 and depthwise
+// convolutions ran EfficientNet-Lite0 at two thirds of the speed of its nChw16c kernels
+// (jit_1x1, jit_dw) on an AMD EPYC Zen 4; so there, nChw16c. TTL_LAYOUT=any|nChw16c|nChw8c|nhwc
+// overrides it (for comparisons).
+static dnnl_format_tag_t activation_tag = dnnl_format_tag_any;
 static char version_name[32] = "none";
 
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
@@ -116,6 +122,16 @@ static void start_on_engine_thread(void *p) {
     default: break;
     }
     snprintf(isa_name, sizeof isa_name, "%s", name);
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+        isa == dnnl_cpu_isa_avx512_core_amx)
+        activation_tag = dnnl_nChw16c;
+    const char *lay = getenv("TTL_LAYOUT");
+    if (lay) {
+        activation_tag = strcmp(lay, "nChw16c") == 0 ? dnnl_nChw16c
+                         : strcmp(lay, "nChw8c") == 0 ? dnnl_nChw8c
+                         : strcmp(lay, "nhwc") == 0 ? dnnl_nhwc : dnnl_format_tag_any;
+    }
     const dnnl_version_t *v = dnnl_version();
     snprintf(version_name, sizeof version_name, "%d.%d.%d", v->major, v->minor, v->patch);
     a->status = 0;
@@ -243,6 +259,7 @@ struct ttl_step {
     // bound to its slots.
     ttl_wino *wino;
     void *bound[TTL_SLOT_COUNT_MAX];
+    char impl[96];  // what ttl_step_impl returns, made on first call
 };
 
 static void fail(char *err, size_t errlen, const char *what, dnnl_status_t s) {
@@ -390,7 +407,9 @@ static ttl_step *give_up(ttl_step *st, char *err, size_t errlen, const char *wha
 }
 
 /// The step of ttl's Winograd convolution when it applies: a 3×3, stride 1, undilated,
-/// ungrouped convolution whose source is in nChw8c and whose output may be (see ttl_winograd.h).
+/// ungrouped convolution whose source is in nChw8c (oneDNN's choice on AVX2), nChw16c or nhwc
+/// (oneDNN 2.6's brgemm kernels' choice on AVX-512) and whose output may be in the same
+/// layout (see ttl_winograd.h).
 static ttl_step *winograd_conv(const ttl_md *src, const ttl_md *dst, const int64_t dst_dims[4], const int64_t weight_dims[4],
                                int64_t groups, const int64_t stride[2], const int64_t dilation[2], const int64_t pad_l[2],
                                const int64_t pad_r[2], const float *weights, const float *scales, const float *bias, ttl_act pre,
@@ -403,12 +422,21 @@ static ttl_step *winograd_conv(const ttl_md *src, const ttl_md *dst, const int64
     if (dst_dims[2] != sd[2] + pad_l[0] + pad_r[0] - 2 || dst_dims[3] != sd[3] + pad_l[1] + pad_r[1] - 2) return NULL;
     dnnl_memory_desc_t blocked_src, blocked_dst;
     dnnl_dims_t dd = {dst_dims[0], dst_dims[1], dst_dims[2], dst_dims[3]};
-    if (dnnl_memory_desc_init_by_tag(&blocked_src, 4, sd, dnnl_f32, dnnl_nChw8c) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&blocked_dst, 4, dd, dnnl_f32, dnnl_nChw8c) != dnnl_success)
-        return NULL;
-    if (!dnnl_memory_desc_equal(&blocked_src, &src->md) || (dst && !dnnl_memory_desc_equal(&blocked_dst, &dst->md))) return NULL;
-    ttl_wino *w = ttl_wino_create(sd[0], sd[1], sd[2], sd[3], dst_dims[1], dst_dims[2], dst_dims[3], pad_l[0], pad_l[1], weights,
-                                  scales, bias, pre, sum, post, 0);
+    // The channel block of each layout: nhwc is nChw{C}c.
+    static const dnnl_format_tag_t tags[3] = {dnnl_nChw8c, dnnl_nChw16c, dnnl_nhwc};
+    int64_t in_block = 0, out_block = 0;
+    for (int t = 0; t < 3 && !in_block; t++) {
+        if (dnnl_memory_desc_init_by_tag(&blocked_src, 4, sd, dnnl_f32, tags[t]) != dnnl_success ||
+            dnnl_memory_desc_init_by_tag(&blocked_dst, 4, dd, dnnl_f32, tags[t]) != dnnl_success)
+            return NULL;
+        if (dnnl_memory_desc_equal(&blocked_src, &src->md) && (!dst || dnnl_memory_desc_equal(&blocked_dst, &dst->md))) {
+            in_block = t == 0 ? 8 : t == 1 ? 16 : sd[1];
+            out_block = t == 0 ? 8 : t == 1 ? 16 : dst_dims[1];
+        }
+    }
+    if (!in_block) return NULL;
+    ttl_wino *w = ttl_wino_create(sd[0], sd[1], sd[2], sd[3], dst_dims[1], dst_dims[2], dst_dims[3], pad_l[0], pad_l[1], in_block,
+                                  out_block, weights, scales, bias, pre, sum, post, 0);
     if (!w) return NULL;
     ttl_step *st = new_step();
     if (!st || make_slot(st, TTL_SLOT_DST, &blocked_dst) != dnnl_success || make_slot(st, TTL_SLOT_SRC, &blocked_src) != dnnl_success) {
@@ -451,6 +479,13 @@ ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t ds
     if (s == dnnl_success) {
         if (dst) dst_md = dst->md;
         else s = init_any(&dst_md, 4, dst_dims) == 0 ? dnnl_success : dnnl_invalid_arguments;
+        // The activation layout wanted (see `activation_tag`); a plain source (the image) is
+        // left to the primitive.
+        if (!dst && activation_tag != dnnl_format_tag_any && s == dnnl_success) {
+            dnnl_dims_t dd4 = {dst_dims[0], dst_dims[1], dst_dims[2], dst_dims[3]};
+            s = dnnl_memory_desc_init_by_tag(&dst_md, 4, dd4, dnnl_f32, activation_tag);
+            if (s == dnnl_success && !ttl_md_is_plain(src)) s = dnnl_memory_desc_init_by_tag(&src_any, 4, src->md.dims, dnnl_f32, activation_tag);
+        }
     }
     dnnl_dims_t bd = {weight_dims[0]};
     if (s == dnnl_success && bias) s = dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
@@ -465,6 +500,19 @@ ttl_step *ttl_conv_create(const ttl_md *src, const ttl_md *dst, const int64_t ds
     dnnl_primitive_attr_t attr = NULL;
     s = post_ops(pre, sum, post, &attr);
     if (s == dnnl_success) s = dnnl_primitive_desc_create(&st->pd, &cd, attr, engine, NULL);
+    // A layout asked for that only oneDNN's reference kernel takes (a grouped convolution of a
+    // few channels per group, say): let the primitive choose instead.
+    const char *info = NULL;
+    if (s == dnnl_success && !dst && activation_tag != dnnl_format_tag_any &&
+        dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success && info && strncmp(info, "ref", 3) == 0) {
+        dnnl_primitive_desc_destroy(st->pd);
+        st->pd = NULL;
+        s = init_any(&dst_md, 4, dst_dims) == 0 && init_any(&src_any, 4, src->md.dims) == 0 ? dnnl_success : dnnl_invalid_arguments;
+        if (s == dnnl_success)
+            s = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &w_any,
+                                                           bias ? &b_md : NULL, &dst_md, strides, dil, pl, pr);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&st->pd, &cd, attr, engine, NULL);
+    }
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) return give_up(st, err, errlen, "convolution", s);
 
@@ -647,11 +695,19 @@ int ttl_step_run(ttl_step *st) {
     return s == dnnl_success ? 0 : (int)s;
 }
 
-const char *ttl_step_impl(const ttl_step *st) {
-    if (st->wino) return "ttl:winograd_4x4_3x3:avx2";
+const char *ttl_step_impl(ttl_step *st) {
+    if (st->wino) return ttl_wino_name(st->wino);
+    if (st->impl[0]) return st->impl;
     const char *info = NULL;
-    if (dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &info) != dnnl_success || !info) return "?";
-    return info;
+    if (dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &info) != dnnl_success || !info) info = "?";
+    // A step that reorders its source first says so, with the layout it reorders into.
+    char want[32] = "";
+    if (st->src_internal) {
+        ttl_md m = {*dnnl_primitive_desc_query_md(st->pd, dnnl_query_src_md, 0)};
+        ttl_md_describe(&m, want, sizeof want);
+    }
+    snprintf(st->impl, sizeof st->impl, "%s%s%s", info, st->src_internal ? " after a source reorder to " : "", want);
+    return st->impl;
 }
 
 
@@ -723,6 +779,13 @@ static dnnl_status_t port_finish(struct ttl_port *p) {
     return dnnl_primitive_execute(p->to_user, stream, 2, a);
 }
 
+const char *ttl_conv_train_impl(const ttl_conv_train *c, int which) {
+    const dnnl_primitive_desc_t pd = which == 0 ? c->fwd_pd : which == 1 ? c->bwd_data_pd : c->bwd_weights_pd;
+    const char *info = NULL;
+    if (!pd || dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) != dnnl_success || !info) return "?";
+    return info;
+}
+
 void ttl_conv_train_free(ttl_conv_train *c) {
     if (!c) return;
     if (c->fwd) dnnl_primitive_destroy(c->fwd);
@@ -762,18 +825,32 @@ ttl_conv_train *ttl_conv_train_create(const int64_t src_dims[4], const int64_t d
     if (s == dnnl_success) s = init_any(&src_a, 4, src_dims) == 0 && init_any(&dst_a, 4, dst_dims) == 0 ? dnnl_success : dnnl_invalid_arguments;
     dnnl_dims_t strides = {stride[0], stride[1]}, dil = {dilation[0] - 1, dilation[1] - 1};
     dnnl_dims_t pl = {pad_l[0], pad_l[1]}, pr = {pad_r[0], pad_r[1]};
-    dnnl_convolution_desc_t fd, dd, wdsc;
-    if (s == dnnl_success)
-        s = dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src_a, &w_a,
-                                                       with_bias ? &b_md : NULL, &dst_a, strides, dil, pl, pr);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->fwd_pd, &fd, NULL, engine, NULL);
-    if (s == dnnl_success)
-        s = dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_a, &w_a, &dst_a, strides, dil, pl, pr);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->bwd_data_pd, &dd, NULL, engine, c->fwd_pd);
-    if (s == dnnl_success)
-        s = dnnl_dilated_convolution_backward_weights_desc_init(&wdsc, dnnl_convolution_direct, &src_a, &w_a, with_bias ? &b_md : NULL,
-                                                                &dst_a, strides, dil, pl, pr);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->bwd_weights_pd, &wdsc, NULL, engine, c->fwd_pd);
+    // A 3×3, stride-1 convolution tries oneDNN's Winograd F(4×4, 3×3) first, for all three
+    // primitives: oneDNN has it only for AVX-512 (`jit_wino_4x3:avx512_core`, 16-channel
+    // multiples), where it ran ResNet-50's layer4 3×3 backward weights about twice as fast as
+    // direct convolution. Anywhere it is not implemented, direct convolution as before.
+    const char *wino_env = getenv("TTL_WINOGRAD");
+    const int try_wino = groups == 1 && weight_dims[2] == 3 && weight_dims[3] == 3 && stride[0] == 1 && stride[1] == 1 &&
+                         dilation[0] == 1 && dilation[1] == 1 && !(wino_env && strcmp(wino_env, "0") == 0);
+    for (int attempt = try_wino ? 0 : 1; attempt < 2 && s == dnnl_success; attempt++) {
+        dnnl_alg_kind_t alg = attempt == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct;
+        dnnl_convolution_desc_t fd, dd, wdsc;
+        dnnl_status_t t = dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &src_a, &w_a,
+                                                                     with_bias ? &b_md : NULL, &dst_a, strides, dil, pl, pr);
+        if (t == dnnl_success) t = dnnl_primitive_desc_create(&c->fwd_pd, &fd, NULL, engine, NULL);
+        if (t == dnnl_success)
+            t = dnnl_dilated_convolution_backward_data_desc_init(&dd, alg, &src_a, &w_a, &dst_a, strides, dil, pl, pr);
+        if (t == dnnl_success) t = dnnl_primitive_desc_create(&c->bwd_data_pd, &dd, NULL, engine, c->fwd_pd);
+        if (t == dnnl_success)
+            t = dnnl_dilated_convolution_backward_weights_desc_init(&wdsc, alg, &src_a, &w_a, with_bias ? &b_md : NULL, &dst_a,
+                                                                    strides, dil, pl, pr);
+        if (t == dnnl_success) t = dnnl_primitive_desc_create(&c->bwd_weights_pd, &wdsc, NULL, engine, c->fwd_pd);
+        if (t == dnnl_success) break;
+        dnnl_primitive_desc_t *pds[3] = {&c->fwd_pd, &c->bwd_data_pd, &c->bwd_weights_pd};
+        for (int i = 0; i < 3; i++)
+            if (*pds[i]) { dnnl_primitive_desc_destroy(*pds[i]); *pds[i] = NULL; }
+        if (attempt == 1) s = t;
+    }
     if (s == dnnl_success) s = dnnl_primitive_create(&c->fwd, c->fwd_pd);
     if (s == dnnl_success) s = dnnl_primitive_create(&c->bwd_data, c->bwd_data_pd);
     if (s == dnnl_success) s = dnnl_primitive_create(&c->bwd_weights, c->bwd_weights_pd);
@@ -894,7 +971,7 @@ ttl_step *ttl_reorder_create(const ttl_md *src, const ttl_md *dst, char *err, si
 const ttl_md *ttl_step_dst_md(const ttl_step *st) { (void)st; return NULL; }
 void ttl_step_bind(ttl_step *st, int slot, void *buffer) { (void)st; (void)slot; (void)buffer; }
 int ttl_step_run(ttl_step *st) { (void)st; return -1; }
-const char *ttl_step_impl(const ttl_step *st) { (void)st; return "none"; }
+const char *ttl_step_impl(ttl_step *st) { (void)st; return "none"; }
 void ttl_step_free(ttl_step *st) { (void)st; }
 
 ttl_conv_train *ttl_conv_train_create(const int64_t src_dims[4], const int64_t dst_dims[4], const int64_t weight_dims[4],
@@ -910,5 +987,6 @@ int ttl_conv_train_backward_weights(ttl_conv_train *c, const float *diff_dst, co
     (void)c; (void)diff_dst; (void)src; (void)diff_weights; (void)diff_bias; return -1;
 }
 void ttl_conv_train_free(ttl_conv_train *c) { (void)c; }
+const char *ttl_conv_train_impl(const ttl_conv_train *c, int which) { (void)c; (void)which; return "none"; }
 
 #endif

@@ -31,6 +31,8 @@
 
 struct ttl_wino {
     int n, c, h, w, k, oh, ow, pt, pl;
+    int iblk, oblk;     // the layouts' channel blocks: 8 (nChw8c), 16 (nChw16c), or all channels (nhwc is nChw{C}c)
+    int wide;           // the GEMMs run as AVX-512 12×16 kernels (CPU has AVX-512F), else AVX2 6×16
     int th, tw, tiles;  // tile grid and count
     int tb;             // tiles per block, a multiple of 6
     int by_channels;    // one block of every tile, its output channels split over the threads
@@ -196,19 +198,20 @@ AVX2 static void transform_panel(const ttl_wino *w, int kp, float *panel) {
     } while (0)
 
 AVX2 static void input_tiles(const ttl_wino *w, const float *src, float *v, int t0, int nt) {
-    const int C = w->c, CB = C / 8, H = w->h, W = w->w, TB = w->tb;
+    const int C = w->c, CB = C / 8, H = w->h, W = w->w, TB = w->tb, ps = w->iblk, per = w->iblk / 8;
     const size_t as = (size_t)TB * C;
     for (int ti = 0; ti < nt; ti++) {
         const int t = t0 + ti, n = t / (w->th * w->tw), r = t % (w->th * w->tw);
         const int ih0 = (r / w->tw) * 4 - w->pt, iw0 = (r % w->tw) * 4 - w->pl;
         const int inside = ih0 >= 0 && iw0 >= 0 && ih0 + 6 <= H && iw0 + 6 <= W;
         for (int cb = 0; cb < CB; cb++) {
-            const float *base = src + ((size_t)n * CB + cb) * H * W * 8;
+            // 8 channels cb·8 … cb·8+7: in block cb / per of the layout, at lane (cb % per)·8 of each pixel.
+            const float *base = src + ((size_t)n * ((C + ps - 1) / ps) + cb / per) * H * W * ps + (cb % per) * 8;
             __m256 d[6][6], t6[6][6];
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++) {
                     const int y = ih0 + i, x = iw0 + j;
-                    d[i][j] = inside || (y >= 0 && y < H && x >= 0 && x < W) ? _mm256_load_ps(base + ((size_t)y * W + x) * 8)
+                    d[i][j] = inside || (y >= 0 && y < H && x >= 0 && x < W) ? _mm256_load_ps(base + ((size_t)y * W + x) * ps)
                                                                               : _mm256_setzero_ps();
                 }
             for (int j = 0; j < 6; j++)
@@ -256,6 +259,40 @@ AVX2 static inline void gemm_6x16(int rows, int C, const float *v, size_t vs, co
     if (rows > 5) { _mm256_store_ps(m + 5 * ms, a50); _mm256_store_ps(m + 5 * ms + 8, a51); }
 }
 
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/// gemm_6x16 for 12 rows with AVX-512: one 16-lane accumulator per row, the row's value
+/// broadcast from memory into the FMA. Rows past `rows` are computed but not stored.
+AVX512 static inline void gemm_12x16(int rows, int C, const float *v, size_t vs, const float *u, float *m, size_t ms) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    for (int c = 0; c < C; c++) {
+        const __m512 b = _mm512_loadu_ps(u + c * 16);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(v[c]), b, a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(v[vs + c]), b, a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(v[2 * vs + c]), b, a2);
+        a3 = _mm512_fmadd_ps(_mm512_set1_ps(v[3 * vs + c]), b, a3);
+        a4 = _mm512_fmadd_ps(_mm512_set1_ps(v[4 * vs + c]), b, a4);
+        a5 = _mm512_fmadd_ps(_mm512_set1_ps(v[5 * vs + c]), b, a5);
+        a6 = _mm512_fmadd_ps(_mm512_set1_ps(v[6 * vs + c]), b, a6);
+        a7 = _mm512_fmadd_ps(_mm512_set1_ps(v[7 * vs + c]), b, a7);
+        a8 = _mm512_fmadd_ps(_mm512_set1_ps(v[8 * vs + c]), b, a8);
+        a9 = _mm512_fmadd_ps(_mm512_set1_ps(v[9 * vs + c]), b, a9);
+        a10 = _mm512_fmadd_ps(_mm512_set1_ps(v[10 * vs + c]), b, a10);
+        a11 = _mm512_fmadd_ps(_mm512_set1_ps(v[11 * vs + c]), b, a11);
+    }
+    const __m512 acc[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+    for (int r = 0; r < 12 && r < rows; r++) _mm512_storeu_ps(m + (size_t)r * ms, acc[r]);
+}
+
+/// Rows 0 ..< nt of M[α] = V[α] · U[α] for one panel of 16 output channels: 12 rows at a
+/// time with AVX-512 where the CPU has it, then 6 (V and M hold a multiple of 6 rows).
+AVX2 static inline void gemm_rows(const ttl_wino *w, int nt, int C, const float *v, size_t vs, const float *u, float *m, size_t ms) {
+    int r = 0;
+    if (w->wide)
+        for (; nt - r >= 12; r += 12) gemm_12x16(12, C, v + (size_t)r * vs, vs, u, m + (size_t)r * ms, ms);
+    for (; r < nt; r += 6) gemm_6x16(nt - r < 6 ? nt - r : 6, C, v + (size_t)r * vs, vs, u, m + (size_t)r * ms, ms);
+}
+
 /// M[α] = V[α] · U[α] for the 36 α. `panel` ([36][C][16]) is scratch for the steps that
 /// make U a panel of 16 output channels at a time instead of keeping it.
 AVX2 static void block_gemms(const ttl_wino *w, const float *v, float *m, float *panel, int nt) {
@@ -266,7 +303,7 @@ AVX2 static void block_gemms(const ttl_wino *w, const float *v, float *m, float 
             const float *va = v + (size_t)a * TB * C;
             float *ma = m + (size_t)a * TB * K + kp * 16;
             const float *ua = w->u ? w->u + ((size_t)a * KP + kp) * C * 16 : panel + (size_t)a * C * 16;
-            for (int r = 0; r < nt; r += 6) gemm_6x16(nt - r < 6 ? nt - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * K, K);
+            gemm_rows(w, nt, C, va, C, ua, ma, K);
         }
     }
 }
@@ -285,7 +322,7 @@ AVX2 static inline __m256 activate(ttl_act act, __m256 x) {
 /// Output tiles t0 ..< t0 + nt, channel blocks kb0 ..< kb1: the value of (α, tile ti, block
 /// kb) is at m[α·as + ti·rs + (kb − kb0)·8].
 AVX2 static void output_tiles(const ttl_wino *w, const float *m, size_t as, size_t rs, int kb0, int kb1, float *dst, int t0, int nt) {
-    const int KB = w->k / 8, OH = w->oh, OW = w->ow;
+    const int OH = w->oh, OW = w->ow, ps = w->oblk, per = w->oblk / 8;
     for (int ti = 0; ti < nt; ti++) {
         const int t = t0 + ti, n = t / (w->th * w->tw), r = t % (w->th * w->tw);
         const int oh0 = (r / w->tw) * 4, ow0 = (r % w->tw) * 4;
@@ -298,12 +335,12 @@ AVX2 static void output_tiles(const ttl_wino *w, const float *m, size_t as, size
                        _mm256_load_ps(mm + (size_t)(24 + j) * as), _mm256_load_ps(mm + (size_t)(30 + j) * as), s[0][j], s[1][j],
                        s[2][j], s[3][j]);
             const __m256 bias = _mm256_load_ps(w->bias + kb * 8);
-            float *base = dst + ((size_t)n * KB + kb) * OH * OW * 8;
+            float *base = dst + ((size_t)n * ((w->k + ps - 1) / ps) + kb / per) * OH * OW * ps + (kb % per) * 8;
             for (int i = 0; i < 4 && oh0 + i < OH; i++) {
                 __m256 o[4];
                 AT_MAP(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], o[0], o[1], o[2], o[3]);
                 for (int j = 0; j < 4 && ow0 + j < OW; j++) {
-                    float *at = base + ((size_t)(oh0 + i) * OW + ow0 + j) * 8;
+                    float *at = base + ((size_t)(oh0 + i) * OW + ow0 + j) * ps;
                     __m256 x = activate(w->pre, _mm256_add_ps(o[j], bias));
                     if (w->sum) x = _mm256_add_ps(x, _mm256_load_ps(at));
                     _mm256_store_ps(at, activate(w->post, x));
@@ -355,7 +392,7 @@ AVX2 static void run_channels(void *p, int me, int threads) {
             const float *va = v + (size_t)a * TB * C;
             const float *ua = w->u ? w->u + ((size_t)a * KP + kp) * C * 16 : panel + (size_t)a * C * 16;
             float *ma = m + (size_t)a * TB * 16;
-            for (int r = 0; r < T; r += 6) gemm_6x16(T - r < 6 ? T - r : 6, C, va + (size_t)r * C, C, ua, ma + (size_t)r * 16, 16);
+            gemm_rows(w, T, C, va, C, ua, ma, 16);
         }
         output_tiles(w, m, (size_t)TB * 16, 16, 2 * kp, 2 * kp + 2, j->dst, 0, T);
     }
@@ -383,13 +420,14 @@ static int epilogue_has(ttl_act a) {
 }
 
 ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k, int64_t oh, int64_t ow, int64_t pad_top,
-                          int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
+                          int64_t pad_left, int64_t in_block, int64_t out_block, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
                           ttl_act post, int threads) {
     const char *env = getenv("TTL_WINOGRAD");
     if (env && strcmp(env, "0") == 0) return NULL;
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
     if (!epilogue_has(pre) || !epilogue_has(post)) return NULL;
+    if (in_block <= 0 || in_block % 8 || in_block > c + 15 || out_block <= 0 || out_block % 8 || out_block > k + 15) return NULL;
     if (c <= 0 || k <= 0 || c % 8 || k % 16 || n <= 0 || oh <= 0 || ow <= 0 || pad_top < 0 || pad_left < 0) return NULL;
     // Sizes small enough for int indexing everywhere below.
     const int64_t limit = (int64_t)1 << 30;
@@ -422,7 +460,9 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
     if (!w) return NULL;
     *w = (ttl_wino){.n = (int)n, .c = (int)c, .h = (int)h, .w = (int)wd, .k = (int)k, .oh = (int)oh, .ow = (int)ow,
                     .pt = (int)pad_top, .pl = (int)pad_left, .th = (int)th, .tw = (int)tw, .tiles = (int)tiles, .tb = (int)tb, .by_channels = by_channels,
-                    .pre = pre, .post = post, .sum = sum};
+                    .pre = pre, .post = post, .sum = sum, .iblk = (int)in_block, .oblk = (int)out_block,
+                    // TTL_WINOGRAD=avx2 keeps the AVX2 GEMM kernel on AVX-512 machines (for comparison).
+                    .wide = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0)};
     w->bias = floats((size_t)k);
     if (keep_u) w->u = floats(36 * (size_t)c * (size_t)k);
     else w->g8 = floats(9 * (size_t)c * (size_t)k);
@@ -436,6 +476,8 @@ ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t k
     return w;
 }
 
+const char *ttl_wino_name(const ttl_wino *w) { return w->wide ? "ttl:winograd_4x4_3x3:avx512" : "ttl:winograd_4x4_3x3:avx2"; }
+
 void ttl_wino_free(ttl_wino *w) {
     if (!w) return;
     free(w->u);
@@ -447,13 +489,14 @@ void ttl_wino_free(ttl_wino *w) {
 #else
 
 ttl_wino *ttl_wino_create(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow, int64_t pad_top,
-                          int64_t pad_left, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
+                          int64_t pad_left, int64_t in_block, int64_t out_block, const float *weights, const float *scales, const float *bias, ttl_act pre, int sum,
                           ttl_act post, int threads) {
-    (void)n; (void)c; (void)h; (void)w; (void)k; (void)oh; (void)ow; (void)pad_top; (void)pad_left; (void)weights;
+    (void)n; (void)c; (void)h; (void)w; (void)k; (void)oh; (void)ow; (void)pad_top; (void)pad_left; (void)in_block; (void)out_block; (void)weights;
     (void)scales; (void)bias; (void)pre; (void)sum; (void)post; (void)threads;
     return NULL;
 }
 int ttl_wino_run(ttl_wino *w, const float *src, float *dst) { (void)w; (void)src; (void)dst; return -1; }
 void ttl_wino_free(ttl_wino *w) { (void)w; }
+const char *ttl_wino_name(const ttl_wino *w) { (void)w; return "none"; }
 
 #endif

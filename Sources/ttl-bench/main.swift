@@ -107,6 +107,12 @@ if let network {
             _ = model.backward(tape, outputGradients: [head.logits: SoftmaxCrossEntropy.backward(cache: cache, labels: labels)])
         }
     } else {
+        // Profiles leave out the first run (the plan, first-touch page faults, oneDNN's lazily
+        // generated GEMM kernels), so that they show what later runs spend.
+        if Profiler.isEnabled {
+            _ = try! model.run([spec.name: x])
+            _ = Profiler.report()
+        }
         time = seconds(repeats) { _ = try! model.run([spec.name: x]) }
     }
     print(String(format: "%@ %@ batch %d, %d threads: %.1f images/s (%.3f s/batch, %.1f GFLOP/s), peak memory %.0f MiB",

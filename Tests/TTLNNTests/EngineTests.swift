@@ -73,7 +73,8 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    /// ttl's Winograd F(4×4, 3×3) kernel (AVX2 machines, activations in nChw8c): partial
+    /// ttl's Winograd F(4×4, 3×3) kernel (activations in nChw8c on AVX2 machines, nChw16c on
+    /// AVX-512 ones, whose GEMMs then run as the AVX-512 kernel): partial
     /// tiles at the right and bottom edges, symmetric and asymmetric pads, bias or none, a
     /// folded batch norm, the residual sum and both activations of its epilogue.
     /// Each case runs with the transformed weights kept and made per panel of 16 output
@@ -123,10 +124,10 @@ final class EngineTests: XCTestCase {
         if winogradApplies() { XCTAssertEqual(kernels.filter { $0.hasPrefix("ttl:winograd") }.count, 2, "\(kernels)") }
     }
 
-    /// Whether this machine's oneDNN runs on AVX2 (with the nChw8c layout Winograd takes) and
-    /// Winograd is not switched off.
+    /// Whether this machine's oneDNN runs on AVX2 or AVX-512 (with the nChw8c or nChw16c
+    /// layout Winograd takes) and Winograd is not switched off.
     func winogradApplies() -> Bool {
-        OneDNN.isa.hasPrefix("avx2") && getenv("TTL_WINOGRAD").map { String(cString: $0) } != "0"
+        (OneDNN.isa.hasPrefix("avx2") || OneDNN.isa.hasPrefix("avx512_core")) && getenv("TTL_WINOGRAD").map { String(cString: $0) } != "0"
     }
 
     func assertWinograd(_ m: Model, _ shape: Shape, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -260,6 +261,8 @@ final class EngineTests: XCTestCase {
         let cases: [(Int, Int, Size2D, Conv2DOptions, String)] = [
             (3, 8, Size2D(7), Conv2DOptions(stride: Size2D(2), padding: Padding2D(3)), "stem"),
             (8, 8, Size2D(3), Conv2DOptions(padding: Padding2D(1)), "3×3"),
+            // oneDNN's Winograd on AVX-512 machines (16-channel multiples), asserted below.
+            (16, 32, Size2D(3), Conv2DOptions(padding: Padding2D(1)), "3×3, 16 → 32"),
             (8, 16, Size2D(3), Conv2DOptions(stride: Size2D(2), padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1), groups: 8), "depthwise ×2, TF same"),
             (8, 12, Size2D(3), Conv2DOptions(dilation: Size2D(2), padding: Padding2D(2), groups: 4), "grouped, dilated"),
             (12, 20, Size2D(1), Conv2DOptions(), "pointwise"),
@@ -273,7 +276,10 @@ final class EngineTests: XCTestCase {
             let dy = random(ref.outputs[0].shape)
             let refGrads = op.backward([dy], cache: ref.cache!, needed: [true, true, true])
             Engine.current = .oneDNN
-            XCTAssertNotNil(OneDNNConvolution.shared(input: x.shape, weight: w.shape, options: o, bias: true), name)
+            let engine = try XCTUnwrap(OneDNNConvolution.shared(input: x.shape, weight: w.shape, options: o, bias: true), name)
+            if cIn == 16 && OneDNN.isa.hasPrefix("avx512_core") && getenv("TTL_WINOGRAD").map({ String(cString: $0) }) != "0" {
+                XCTAssertEqual(engine.implementations.filter { $0.hasPrefix("jit_wino") }.count, 3, "\(name): \(engine.implementations)")
+            }
             let got = op.forward([x, w, b], ctx)
             assertClose(got.outputs[0], ref.outputs[0], atol: 1e-5, rtol: 1e-4, "\(name) forward")
             let grads = op.backward([dy], cache: got.cache!, needed: [true, true, true])

@@ -127,8 +127,9 @@ const ttl_md *ttl_step_dst_md(const ttl_step *step);
 void ttl_step_bind(ttl_step *step, int slot, void *buffer);
 /// Runs the step on the current thread (which must be the engine thread). Returns 0 on success.
 int ttl_step_run(ttl_step *step);
-/// The implementation oneDNN picked ("jit:avx2", "brg:avx512_core", "ref", …).
-const char *ttl_step_impl(const ttl_step *step);
+/// The implementation oneDNN picked ("jit:avx2", "brg:avx512_core", "ref", …), followed by
+/// " after a source reorder to nChw16c" (say) when the step reorders its source first.
+const char *ttl_step_impl(ttl_step *step);
 void ttl_step_free(ttl_step *step);
 
 // MARK: - Convolutions for training, on plain buffers
@@ -148,6 +149,8 @@ int ttl_conv_train_backward_data(ttl_conv_train *c, const float *diff_dst, const
 /// `diff_weights`, and `diff_bias` when not NULL, from `diff_dst` and the forward's `src`.
 int ttl_conv_train_backward_weights(ttl_conv_train *c, const float *diff_dst, const float *src, float *diff_weights, float *diff_bias);
 void ttl_conv_train_free(ttl_conv_train *c);
+/// The implementation oneDNN picked for the forward (0), backward data (1) or backward weights (2).
+const char *ttl_conv_train_impl(const ttl_conv_train *c, int which);
 
 #ifdef __cplusplus
 }

@@ -296,6 +296,10 @@ public final class OneDNNConvolution: @unchecked Sendable {
 
     deinit { ttl_conv_train_free(handle) }
 
+    /// The implementations oneDNN picked for the forward, backward data and backward weights
+    /// (`jit:avx512_core`, `jit_wino_4x3:avx512_core`, …).
+    public var implementations: [String] { (0 ..< 3).map { String(cString: ttl_conv_train_impl(handle, Int32($0))) } }
+
     /// The convolution for these shapes, made on first use; nil where oneDNN cannot run it.
     public static func shared(input: Shape, weight: Shape, options: Conv2DOptions, bias: Bool) -> OneDNNConvolution? {
         let key = Key(input: input, weight: weight, options: options, bias: bias)
