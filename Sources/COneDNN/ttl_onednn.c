@@ -27,7 +27,22 @@ static char isa_name[32] = "none";
 // convolutions ran EfficientNet-Lite0 at two thirds of the speed of its nChw16c kernels
 // (jit_1x1, jit_dw) on an AMD EPYC Zen 4; so there, nChw16c. TTL_LAYOUT=any|nChw16c|nChw8c|nhwc
 // overrides it (for comparisons).
-static dnnl_format_tag_t activation_tag = dnnl_format_tag_any;
+static dnnl_format_tag_t activation_tag = dnnl_format_tag_any, isa_activation_tag = dnnl_format_tag_any;
+
+static int layout_tag(const char *name, dnnl_format_tag_t *tag) {
+    if (strcmp(name, "default") == 0) *tag = isa_activation_tag;
+    else if (strcmp(name, "any") == 0) *tag = dnnl_format_tag_any;
+    else if (strcmp(name, "nChw16c") == 0) *tag = dnnl_nChw16c;
+    else if (strcmp(name, "nChw8c") == 0) *tag = dnnl_nChw8c;
+    else if (strcmp(name, "nhwc") == 0) *tag = dnnl_nhwc;
+    else return -1;
+    return 0;
+}
+
+int ttl_onednn_set_activation_layout(const char *name) {
+    if (!engine) return -1;
+    return layout_tag(name, &activation_tag);
+}
 static char version_name[32] = "none";
 
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
@@ -125,13 +140,10 @@ static void start_on_engine_thread(void *p) {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     if (isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
         isa == dnnl_cpu_isa_avx512_core_amx)
-        activation_tag = dnnl_nChw16c;
+        isa_activation_tag = dnnl_nChw16c;
+    activation_tag = isa_activation_tag;
     const char *lay = getenv("TTL_LAYOUT");
-    if (lay) {
-        activation_tag = strcmp(lay, "nChw16c") == 0 ? dnnl_nChw16c
-                         : strcmp(lay, "nChw8c") == 0 ? dnnl_nChw8c
-                         : strcmp(lay, "nhwc") == 0 ? dnnl_nhwc : dnnl_format_tag_any;
-    }
+    if (lay) layout_tag(lay, &activation_tag);
     const dnnl_version_t *v = dnnl_version();
     snprintf(version_name, sizeof version_name, "%d.%d.%d", v->major, v->minor, v->patch);
     a->status = 0;
@@ -944,6 +956,7 @@ int ttl_onednn_start(int threads, char *err, size_t errlen) {
 void ttl_onednn_call(void (*fn)(void *), void *ctx) { fn(ctx); }
 const char *ttl_onednn_isa(void) { return "none"; }
 const char *ttl_onednn_version(void) { return "none"; }
+int ttl_onednn_set_activation_layout(const char *name) { (void)name; return -1; }
 ttl_md *ttl_md_plain(int ndims, const int64_t *dims) { (void)ndims; (void)dims; return NULL; }
 ttl_md *ttl_md_copy(const ttl_md *md) { (void)md; return NULL; }
 void ttl_md_free(ttl_md *md) { (void)md; }

@@ -1,4 +1,5 @@
-// Winograd F(4×4, 3×3) on nChw8c activations with AVX2 + FMA. See ttl_winograd.h.
+// Winograd F(4×4, 3×3) on nChw8c, nChw16c or nhwc activations with AVX2 + FMA, its GEMMs
+// with AVX-512F where the CPU has it. See ttl_winograd.h.
 //
 // For a block of tiles: the input transform Bᵀ d B turns each 6×6 input tile of 8 channels
 // into 36 vectors, V[α][tile][C]; 36 small GEMMs M[α] = V[α] · U[α] with the transformed

@@ -30,6 +30,21 @@ func fail(_ error: Error) -> Never {
     exit(1)
 }
 
+#if os(Linux)
+// libgomp, the OpenMP runtime under oneDNN, reads its wait policy once, as it loads, before any
+// of ttl runs. By default its threads spin ~300,000 rounds at every barrier: on a machine whose
+// cores other processes also want, a spinning thread holds a core while its partner waits to be
+// scheduled, and on a loaded 2-vCPU AMD EPYC Zen 4 that made EfficientNet-Lite0 at batch 1 take
+// 190–320 ms instead of 10–15 ms, and plan creation ten times as long. libgomp itself spins only
+// 1000 rounds when it knows the machine is oversubscribed (more threads than CPUs), which it
+// cannot know when other processes take the CPUs; so the command runs itself again once with
+// that (GOMP_SPINCOUNT=1000), unless the caller chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set).
+if getenv("OMP_WAIT_POLICY") == nil && getenv("GOMP_SPINCOUNT") == nil {
+    setenv("GOMP_SPINCOUNT", "1000", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)  // returns only when it failed: carry on as we are
+}
+#endif
+
 ModelFile.kerasFileCheck = checkKerasFile
 
 do {

@@ -27,6 +27,14 @@ struct Layer {
     var flops: Double { 2 * Double(m) * Double(k) * Double(n) }
 }
 
+#if os(Linux)
+// As the `ttl` command does (see its main.swift): libgomp's short spin unless the caller chose.
+if getenv("OMP_WAIT_POLICY") == nil && getenv("GOMP_SPINCOUNT") == nil {
+    setenv("GOMP_SPINCOUNT", "1000", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+}
+#endif
+
 var threads = ComputeThreads.count
 var repeats = 3
 var network: String? = nil

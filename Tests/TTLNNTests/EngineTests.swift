@@ -91,6 +91,30 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// The Winograd kernel on each activation layout this machine's oneDNN has kernels for:
+    /// nChw8c (AVX2 machines' layout, here with the GEMM kernel of this CPU), and on AVX-512
+    /// machines also nChw16c (their default) and nhwc (oneDNN's own choice there), whose
+    /// channel blocks are the whole channel count.
+    func testWinogradInEveryLayout() throws {
+        let before = ComputeThreads.count
+        ComputeThreads.count = 2
+        defer {
+            ComputeThreads.count = before
+            OneDNN.setActivationLayout("default")
+        }
+        let layouts = OneDNN.isa.hasPrefix("avx512_core") ? ["nChw8c", "nChw16c", "nhwc"] : ["nChw8c"]
+        for layout in layouts {
+            XCTAssertTrue(OneDNN.setActivationLayout(layout), layout)
+            // The same seeded data for every layout (that of testWinogradConvolution's first
+            // pass): the kernel's arithmetic does not depend on the layout, only its
+            // addressing does. (On other samples, a Winograd rounding error can exceed the
+            // 1e-5 + 1e-4·|x| tolerance by ~1e-6 in any layout.)
+            rng = SplitMix64(seed: 7)
+            try winogradCases("kept, \(layout)")
+        }
+        XCTAssertFalse(OneDNN.setActivationLayout("nchw16"))
+    }
+
     func winogradCases(_ mode: String) throws {
         let pads = [(Padding2D(1), "pad 1"), (Padding2D(top: 0, left: 2, bottom: 2, right: 0), "pads 0,2,2,0")]
         for (pad, padName) in pads {

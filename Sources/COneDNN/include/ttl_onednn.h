@@ -34,6 +34,12 @@ void ttl_onednn_call(void (*fn)(void *), void *ctx);
 const char *ttl_onednn_isa(void);
 const char *ttl_onednn_version(void);
 
+/// The layout convolutions write activations in from now on: "default" (nChw16c where oneDNN
+/// runs AVX-512 kernels, else each primitive's choice), "any" (each primitive's choice),
+/// "nChw16c", "nChw8c" or "nhwc". Plans made before keep theirs. Returns 0, or −1 for an
+/// unknown name or an engine not started. (`TTL_LAYOUT` sets it at start.)
+int ttl_onednn_set_activation_layout(const char *name);
+
 // MARK: - Memory descriptors (float32)
 
 typedef struct ttl_md ttl_md;

@@ -68,6 +68,16 @@ public enum OneDNN {
         if running { start(threads: n) }
     }
 
+    /// Sets the layout convolutions write activations in, for plans made from now on:
+    /// `"default"` (`nChw16c` where oneDNN runs AVX-512 kernels, else each primitive's
+    /// choice: `nChw8c` on AVX2), `"any"`, `"nChw16c"`, `"nChw8c"` or `"nhwc"` (for
+    /// comparisons and tests; `TTL_LAYOUT` sets it at start). False for an unknown name.
+    @discardableResult
+    public static func setActivationLayout(_ name: String) -> Bool {
+        guard isAvailable else { return false }
+        return ttl_onednn_set_activation_layout(name) == 0
+    }
+
     /// The instruction set oneDNN dispatches to here ("avx2", "avx512_core", …).
     public static var isa: String { String(cString: ttl_onednn_isa()) }
     /// The library's version ("2.6.3").
