@@ -126,6 +126,10 @@ public struct ModelDescription {
 
     static func describe(_ t: TrainingSummary) -> [String] {
         let how = t.headFit.map { h in
+            h.method == "adam"
+                ? "Adam path as a linear probe's (1e-3, constant, no weight decay), \(h.epochs ?? 0) epochs chosen on "
+                    + (t.validationImages > 0 ? "validation, then trained again on training and validation images" : "a held-out fifth, then trained again on every image")
+                    + ", backbone frozen" :
             String(format: "L-BFGS head fit, L2 penalty %g chosen of %d (%d iterations) on ", h.l2, h.penaltiesTried, h.iterations)
                 + (h.refit ? "a held-out fifth, then refitted on every image" : "validation") + ", backbone frozen"
         } ?? "\(t.epochs.count) epochs, \(t.optimizer) at \(t.learningRate) (\(t.schedule)), weight decay \(t.weightDecay)"
