@@ -137,7 +137,7 @@ public struct ModelDescription {
         var lines = ["trained:      from \(t.base) on '\(t.data)': \(t.classes) classes, \(t.trainingImages) training and \(t.validationImages) validation images",
                      "              " + how]
         if let k = t.kept {
-            var line = String(format: "              kept " + (t.headFit == nil ? "epoch" : "fit") + " %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
+            var line = String(format: "              kept " + (t.headFit == nil || t.headFit?.method == "adam" ? "epoch" : "fit") + " %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
             if let l = k.validationLoss, let a = k.validationAccuracy { line += String(format: ", validation loss %.4f acc %.1f%%", l, a * 100) }
             lines.append(line)
         }
