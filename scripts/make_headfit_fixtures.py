@@ -2,8 +2,14 @@
 """Fixtures for Tests/TTLFineTuneTests/HeadFitTests.swift: small multinomial logistic regressions
 solved by scikit-learn, whose optimum ttl's L-BFGS (SoftmaxRegression.fit) must reach.
 
-Pinned: python 3.11, scikit-learn==1.9.1, numpy==2.4.6.
+Pinned: python 3.11, scikit-learn==1.9.1, numpy==2.4.6, torch==2.13.0 (CPU).
     python3 scripts/make_headfit_fixtures.py
+
+adam_path.json: the default head (AdamPath) as PyTorch computes it: nn.Linear's weights set to
+the case's start, torch.optim.Adam(lr=1e-3) at a constant rate over batches of 32 in the order
+ttl draws (SplitMix64 and its Fisher-Yates shuffle, ported below), the validation loss after
+every epoch, the epoch count with the lowest one, and the head trained again from the start
+for that many epochs on the training and validation examples together.
 
 Each case is a seeded problem (float32 features, so that ttl sees the same numbers) and
 LogisticRegression(C, solver="lbfgs") solved far past its default tolerance, then polished by
@@ -102,3 +108,80 @@ with open(os.path.join(out, "sklearn_cases.json"), "w") as fh:
                "cases": cases}, fh, indent=None)
     fh.write("\n")
 print("wrote", len(cases), "cases to", out)
+
+
+# The default head's path (HeadFit.swift, AdamPath) under PyTorch.
+import torch
+
+M64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    def __init__(self, seed):
+        self.state = seed & M64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+
+def shuffled(n, rng):
+    """FineTuner.shuffled: Fisher-Yates from the end, j = next() mod (i + 1)."""
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = rng.next() % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def adam_path(x, y, w0, b0, epochs, seed, val=None):
+    head = torch.nn.Linear(x.shape[1], w0.shape[0])
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(w0)); head.bias.copy_(torch.from_numpy(b0))
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rng = SplitMix64(seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    losses = []
+    for _ in range(epochs):
+        order = shuffled(len(y), rng)
+        for start in range(0, len(order), 32):
+            idx = torch.tensor(order[start:start + 32])
+            opt.zero_grad()
+            loss_fn(head(xt[idx]), yt[idx]).backward()
+            opt.step()
+        if val is not None:
+            with torch.no_grad():
+                losses.append(float(loss_fn(head(torch.from_numpy(val[0])), torch.from_numpy(val[1]))))
+    return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy(), losses
+
+
+assert torch.__version__.startswith("2.13.0"), torch.__version__
+torch.set_num_threads(1)
+rng = np.random.default_rng(7)
+f, c, n, nv, seed = 24, 3, 45, 15, 5
+centres = rng.normal(0, 1.0, (c, f))
+y = (np.arange(n) % c).astype(np.int64); rng.shuffle(y)
+vy = (np.arange(nv) % c).astype(np.int64); rng.shuffle(vy)
+# Large, noisy features: the validation loss bottoms out well inside the 30 epochs.
+x = (6 * (0.15 * centres[y] + rng.normal(0, 1.0, (n, f)))).astype(np.float32)
+vx = (6 * (0.15 * centres[vy] + rng.normal(0, 1.0, (nv, f)))).astype(np.float32)
+w0 = rng.uniform(-0.005, 0.005, (c, f)).astype(np.float32)
+b0 = rng.uniform(-0.005, 0.005, c).astype(np.float32)
+_, _, losses = adam_path(x, y, w0, b0, 30, seed, val=(vx, vy))
+chosen = int(np.argmin(losses)) + 1
+assert 1 < chosen < 30, losses
+w, b, _ = adam_path(np.concatenate([x, vx]), np.concatenate([y, vy]), w0, b0, chosen, seed)
+with open(os.path.join(out, "adam_path.json"), "w") as fh:
+    json.dump({"generator": "scripts/make_headfit_fixtures.py", "torch": torch.__version__, "numpy": np.__version__,
+               "features": f, "classes": c, "seed": seed, "maxEpochs": 30,
+               "x": [float(v) for v in x.reshape(-1)], "labels": [int(v) for v in y],
+               "validationX": [float(v) for v in vx.reshape(-1)], "validationLabels": [int(v) for v in vy],
+               "startWeight": [float(v) for v in w0.reshape(-1)], "startBias": [float(v) for v in b0],
+               "validationLosses": losses, "chosenEpochs": chosen,
+               "weight": [float(v) for v in w.reshape(-1)], "bias": [float(v) for v in b]}, fh)
+    fh.write("\n")
+print("wrote adam_path.json: chosen", chosen, "of 30; validation losses", [round(v, 4) for v in losses])

@@ -126,6 +126,10 @@ public struct ModelDescription {
 
     static func describe(_ t: TrainingSummary) -> [String] {
         let how = t.headFit.map { h in
+            h.method == "adam"
+                ? "Adam path as a linear probe's (1e-3, constant, no weight decay), \(h.epochs ?? 0) epochs chosen on "
+                    + (t.validationImages > 0 ? "validation, then trained again on training and validation images" : "a held-out fifth, then trained again on every image")
+                    + ", backbone frozen" :
             String(format: "L-BFGS head fit, L2 penalty %g chosen of %d (%d iterations) on ", h.l2, h.penaltiesTried, h.iterations)
                 + (h.refit ? "a held-out fifth, then refitted on every image" : "validation") + ", backbone frozen"
         } ?? "\(t.epochs.count) epochs, \(t.optimizer) at \(t.learningRate) (\(t.schedule)), weight decay \(t.weightDecay)"
@@ -133,7 +137,7 @@ public struct ModelDescription {
         var lines = ["trained:      from \(t.base) on '\(t.data)': \(t.classes) classes, \(t.trainingImages) training and \(t.validationImages) validation images",
                      "              " + how]
         if let k = t.kept {
-            var line = String(format: "              kept " + (t.headFit == nil ? "epoch" : "fit") + " %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
+            var line = String(format: "              kept " + (t.headFit == nil || t.headFit?.method == "adam" ? "epoch" : "fit") + " %d: train loss %.4f acc %.1f%%", k.epoch, k.trainLoss, k.trainAccuracy * 100)
             if let l = k.validationLoss, let a = k.validationAccuracy { line += String(format: ", validation loss %.4f acc %.1f%%", l, a * 100) }
             lines.append(line)
         }

@@ -16,7 +16,7 @@ extension TTLCommand {
             discussion: """
                 DIR holds one folder per class, or train/ and val/ folders of class folders. With the backbone frozen (the default) each image goes through it once and its features are cached under $TTL_HOME/cache (or --cache), so later epochs and later runs cost almost nothing; `ttl features` fills the cache ahead, on many machines at once.
 
-                By default, with the backbone frozen and no --augment, the head is fitted to convergence on the cached features (full-batch L-BFGS on the softmax loss, as linear-probe evaluations do) for a sweep of L2 penalties, and the one best on the validation images is kept; with --val-split 0 the penalty is chosen on a held-out fifth of the training images and the head refitted on all of them. Any of --epochs, --lr, --optimizer, --schedule, --weight-decay, --batch-size, --label-smoothing, --nesterov or --patience (or --head epochs) trains it in the epoch loop instead.
+                By default, with the backbone frozen and no --augment, the head trains on the cached features as a PyTorch linear probe does (Adam at 1e-3, constant rate, batches of 32, no weight decay) for 30 epochs, the epoch with the lowest validation loss gives the epoch count, and the head is trained again for that many epochs on the training and validation images together (so the validation figures printed are those of the run that chose, not of the kept head); with --val-split 0 a held-out fifth of the training images chooses, then the head is trained again on all of them. --head lbfgs instead fits it to convergence (full-batch L-BFGS on the softmax loss, as linear-probe evaluations do) for a sweep of L2 penalties and keeps the one best on the validation images (with --val-split 0: chosen on a held-out fifth, then refitted on all). Any of --epochs, --lr, --optimizer, --schedule, --weight-decay, --batch-size, --label-smoothing, --nesterov or --patience (or --head epochs) trains it in the epoch loop instead.
 
                 --fine-tune trains in two phases (fastai's fine_tune): the head alone for --freeze-epochs on the frozen backbone, then --epochs end to end (from --unfreeze-from, or the whole backbone) with the backbone at --backbone-lr (default: --lr / 10).
 
@@ -36,7 +36,7 @@ extension TTLCommand {
                 """)
         @Option(help: "The dataset folder.") var data: String
         @Option(help: "The backbone: a stored name or a model file (default: the embedded EfficientNet-Lite0).") var model: String?
-        @Option(help: "How the head trains on cached features: lbfgs (to convergence, the L2 penalty chosen on validation) or epochs (the epoch loop). Default: lbfgs with the backbone frozen, no --augment and none of the epoch loop's options, else epochs.") var head: String?
+        @Option(help: "How the head trains on cached features: adam (a linear probe's Adam path, its epoch count chosen on validation, then trained again on training and validation images), lbfgs (to convergence, the L2 penalty chosen on validation) or epochs (the epoch loop). Default: adam with the backbone frozen, no --augment and none of the epoch loop's options, else epochs.") var head: String?
         @Option(help: "Epochs (of the end-to-end phase with --fine-tune; default 5).") var epochs: Int?
         @Option(name: .customLong("batch-size"), help: "Images per step (default 32).") var batchSize: Int?
         @Option(help: "Learning rate (peak rate for one-cycle); the head's with --backbone-lr (default 1e-3).") var lr: Float?
@@ -64,22 +64,23 @@ extension TTLCommand {
         @OptionGroup var preprocessing: PreprocessingOptions
         @OptionGroup var threads: Threads
 
-        /// `--head`, or the default: the L-BFGS fit where it applies and no option of the epoch loop was given.
+        /// `--head`, or the default: the Adam path where it applies and no option of the epoch loop was given.
         func headFit() throws -> HeadFitMethod? {
             let loopOptions = [("--epochs", epochs != nil), ("--lr", lr != nil), ("--optimizer", optimizer != nil), ("--schedule", schedule != nil),
                                ("--weight-decay", weightDecay != nil), ("--batch-size", batchSize != nil), ("--label-smoothing", labelSmoothing != nil),
                                ("--nesterov", nesterov), ("--patience", patience != nil)].filter(\.1).map(\.0)
             let frozen = unfreezeFrom == nil && !fineTune && !augment
             switch head {
-            case nil: return frozen && loopOptions.isEmpty ? .lbfgs : nil
+            case nil: return frozen && loopOptions.isEmpty ? .adam : nil
             case "epochs": return nil
-            case "lbfgs":
-                guard frozen else { throw TTLError.usage("--head lbfgs fits the head alone on cached features: not with --unfreeze-from, --fine-tune or --augment") }
+            case "lbfgs", "adam":
+                let name = head!
+                guard frozen else { throw TTLError.usage("--head \(name) fits the head alone on cached features: not with --unfreeze-from, --fine-tune or --augment") }
                 guard loopOptions.isEmpty else {
-                    throw TTLError.usage("--head lbfgs has no epochs, batches, optimizer or schedule: drop \(loopOptions.joined(separator: ", ")) or use --head epochs")
+                    throw TTLError.usage("--head \(name) sets its own epochs, batches, optimizer and schedule: drop \(loopOptions.joined(separator: ", ")) or use --head epochs")
                 }
-                return .lbfgs
-            default: throw TTLError.usage("--head takes lbfgs or epochs")
+                return name == "adam" ? .adam : .lbfgs
+            default: throw TTLError.usage("--head takes adam, lbfgs or epochs")
             }
         }
 
@@ -146,6 +147,12 @@ extension TTLCommand {
                 print("head: L-BFGS to convergence, the L2 penalty λ chosen on "
                       + (dataset.validation.isEmpty ? "a held-out fifth of the training images, then refitted on all" : "the validation images"))
             }
+            if o.headFit == .adam && !json {
+                print("head: Adam at 1e-3, batches of \(AdamPath.batchSize), \(AdamPath.maxEpochs) epochs scored on "
+                      + (dataset.validation.isEmpty ? "a held-out fifth of the training images, then trained again on all of them"
+                                                    : "the validation images, then trained again on training and validation images")
+                      + " for the best epoch count")
+            }
             var featuresReported = false
             let result = try FineTuner.fit(backbone, data: dataset, preprocessing: p, options: o, cache: cache, resumingFrom: checkpoint, progress: { r in
                 if !json && !featuresReported && cache.computed + cache.found > 0 {
@@ -157,7 +164,9 @@ extension TTLCommand {
                     print(String(decoding: (try? encoder.encode(r)) ?? Data(), as: UTF8.self))
                 } else {
                     var line = r.l2.map { String(format: "fit %d  λ %.0e  %3d iterations  train loss %.4f  acc %.1f%%", r.epoch, $0, r.iterations ?? 0, r.trainLoss, r.trainAccuracy * 100) }
-                        ?? String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100)
+                        ?? (o.headFit == .adam ? String(format: "epoch %d", r.epoch) + (r.validationLoss == nil ? " (all images)" : "")
+                                + String(format: "  train loss %.4f  acc %.1f%%", r.trainLoss, r.trainAccuracy * 100)
+                            : String(format: "epoch %d/%d  train loss %.4f  acc %.1f%%", r.epoch, total, r.trainLoss, r.trainAccuracy * 100))
                     if let vl = r.validationLoss, let va = r.validationAccuracy { line += String(format: "  val loss %.4f  acc %.1f%%", vl, va * 100) }
                     // An epoch on cached features takes milliseconds; a rate would be noise.
                     line += (r.seconds >= 0.1 ? String(format: "  %.1f s  %.0f images/s", r.seconds, r.imagesPerSecond)
@@ -170,7 +179,7 @@ extension TTLCommand {
             if let paused = result.checkpoint {
                 try paused.write(to: checkpointFolder)
                 let batch = paused.batchesDone > 0 ? " and \(paused.batchesDone) batches of epoch \(paused.epochsDone + 1)" : ""
-                let point = o.headFit == .lbfgs ? "before the head was fitted (the features computed are cached)"
+                let point = o.headFit == .lbfgs || o.headFit == .adam ? "before the head was fitted (the features computed are cached)"
                     : paused.epochsDone == 0 && paused.batchesDone == 0 ? "while computing features (those computed are cached)"
                     : "after epoch \(paused.epochsDone)/\(paused.totalEpochs)\(batch)"
                 let command = (CommandLine.arguments + (resume ? [] : ["--resume"])).map(shellQuoted).joined(separator: " ")
@@ -191,8 +200,16 @@ extension TTLCommand {
             if !json {
                 let best = result.history.first { $0.epoch == result.bestEpoch }
                 let acc = best?.validationAccuracy.map { String(format: ", validation accuracy %.1f%%", $0 * 100) } ?? ""
-                let kept = best?.l2.map { String(format: "kept fit %d (λ %.0e)", result.bestEpoch, $0) } ?? "kept epoch \(result.bestEpoch)"
-                print("\(kept)\(acc); saved to \(destination)")
+                if o.headFit == .adam {
+                    // The kept head is the last epoch of the training on every image; the validation figures are those of the epoch that chose.
+                    let chose = result.history.last { $0.best && $0.validationLoss != nil }
+                    let epochs = result.history.count - result.history.filter { $0.validationLoss != nil }.count
+                    let how = chose.flatMap { c in c.validationAccuracy.map { String(format: " (epoch %d of the path: validation accuracy %.1f%%)", c.epoch, $0 * 100) } } ?? ""
+                    print("kept the head trained again for \(epochs) epochs on \(dataset.validation.isEmpty ? "every training image" : "the training and validation images")\(how); saved to \(destination)")
+                } else {
+                    let kept = best?.l2.map { String(format: "kept fit %d (λ %.0e)", result.bestEpoch, $0) } ?? "kept epoch \(result.bestEpoch)"
+                    print("\(kept)\(acc); saved to \(destination)")
+                }
             }
             if let report {
                 // A head trained on cached features is judged on them: no image goes through the backbone again.
@@ -200,7 +217,7 @@ extension TTLCommand {
                 let features = headOnly && !dataset.validation.isEmpty
                     ? try? FeatureExtractor(backbone: backbone, preprocessing: p).features(of: dataset.validation, cache: cache) : nil
                 let file = try writeReport(to: URL(fileURLWithPath: report), model: model, dataset: dataset, features: features,
-                                           stoppedEarly: result.stoppedEarly, saved: destination)
+                                           stoppedEarly: result.stoppedEarly, saved: destination, trainedOnValidation: o.headFit == .adam)
                 if json { FileHandle.standardError.write(Data("ttl: report: \(file.path)\n".utf8)) } else { print("report: \(file.path)") }
             }
         }
@@ -208,7 +225,8 @@ extension TTLCommand {
         /// The report of a finished run: the kept model's predictions on the validation images
         /// (its head on their cached `features`, else the whole model as `ttl evaluate` runs
         /// it), with the run's history from `model`'s metadata.
-        func writeReport(to folder: URL, model: Model, dataset: ImageFolder, features: [Float]?, stoppedEarly: String?, saved: String) throws -> URL {
+        func writeReport(to folder: URL, model: Model, dataset: ImageFolder, features: [Float]?, stoppedEarly: String?, saved: String,
+                         trainedOnValidation: Bool = false) throws -> URL {
             let name = URL(fileURLWithPath: dataset.root.path).standardizedFileURL.lastPathComponent
             let root = dataset.root.standardizedFileURL.path
             let inFolder = dataset.validation.first.map { s in ["val", "validation"].contains { s.url.standardizedFileURL.path.hasPrefix("\(root)/\($0)/") } } ?? false
@@ -221,6 +239,9 @@ extension TTLCommand {
                               evaluatedOn: "\(split): \(dataset.validation.count) images", results: results,
                               noEvaluationReason: "No validation images (--val-split 0, or an empty val/ folder): the run trained on every image, so there is no confusion matrix, per-class precision and recall, or worst-classified images. The curves show training only.")
             if let stoppedEarly { page.notes.append("Stopped early: \(stoppedEarly).") }
+            if trainedOnValidation && !dataset.validation.isEmpty {
+                page.notes.append("The validation images chose the number of epochs, then the kept head was trained again on the training and validation images together: its figures on them below are optimistic (judge it on images it never saw, with ttl evaluate).")
+            }
             if !dataset.skipped.isEmpty { page.notes.append("Skipped \(dataset.skipped.count) unreadable image(s).") }
             return try page.write(to: folder)
         }

@@ -165,4 +165,71 @@ final class HeadFitTests: XCTestCase {
         twoPhases.freezeEpochs = 1
         XCTAssertThrowsError(try twoPhases.validate()) { XCTAssertTrue("\($0)".contains("L-BFGS"), "\($0)") }
     }
+
+    struct AdamCase: Decodable {
+        var features: Int, classes: Int, seed: UInt64, maxEpochs: Int
+        var x: [Float], labels: [Int], validationX: [Float], validationLabels: [Int]
+        var startWeight: [Float], startBias: [Float]
+        var validationLosses: [Double], chosenEpochs: Int
+        var weight: [Float], bias: [Float]
+    }
+
+    /// The default head (``AdamPath``) against PyTorch (`scripts/make_headfit_fixtures.py`:
+    /// torch.optim.Adam at 1e-3 over batches of 32 in ttl's shuffle order, from the same start):
+    /// the validation loss after each of the 30 epochs (float32 on both sides: within 1e-5), the
+    /// epoch count with the lowest one, and the head trained again from the start on training
+    /// and validation examples for that many epochs (within 1e-5; the weights are about 0.05).
+    func testAdamPathMatchesPyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/headfit/adam_path.json")
+        let t = try JSONDecoder().decode(AdamCase.self, from: Data(contentsOf: url))
+        var steps: [AdamPath.Step] = []
+        let r = try XCTUnwrap(AdamPath.fit(train: t.x, trainLabels: t.labels, validation: t.validationX, validationLabels: t.validationLabels,
+                                           classes: t.classes, features: t.features, weight: t.startWeight, bias: t.startBias, seed: t.seed,
+                                           maxEpochs: t.maxEpochs, step: { steps.append($0) }))
+        let path = steps.filter { $0.validationLoss != nil }
+        XCTAssertEqual(path.count, t.maxEpochs)
+        assertClose([t.maxEpochs], path.map { $0.validationLoss! }, [t.maxEpochs], t.validationLosses, atol: 1e-5, rtol: 0, "validation loss per epoch")
+        XCTAssertEqual(r.epochs, t.chosenEpochs)
+        XCTAssertEqual(path.last { $0.best }?.epoch, t.chosenEpochs)
+        XCTAssertEqual(steps.count, t.maxEpochs + t.chosenEpochs, "then trained again for the chosen epochs")
+        XCTAssertTrue(steps.dropFirst(t.maxEpochs).allSatisfy { $0.validationLoss == nil && $0.best })
+        XCTAssertTrue(r.refit)
+        let cf = t.classes * t.features
+        assertClose([cf], r.weight.map(Double.init), [cf], t.weight.map(Double.init), atol: 1e-5, rtol: 0, "W")
+        assertClose([t.classes], r.bias.map(Double.init), [t.classes], t.bias.map(Double.init), atol: 1e-5, rtol: 0, "b")
+    }
+
+    /// `FineTuner.fit` with ``HeadFitMethod/adam`` on the sample colours: the path's epochs
+    /// scored on validation, then the chosen count trained again (no validation figures), the
+    /// last one kept; the summary says so; the same model twice; the backbone unchanged.
+    func testFineTunerWithAdamPathHead() throws {
+        let backbone = try FineTuneTests.backbone()
+        let data = try ImageFolder(root: FineTuneTests.dataset, validationSplit: 0.25, seed: 1)
+        var options = FineTuneOptions()
+        options.headFit = .adam
+        let p = Preprocessing(size: 32, resize: .squash)
+        var reports: [EpochReport] = []
+        let result = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options) { reports.append($0) }
+        XCTAssertEqual(reports.map(\.epoch), Array(1 ... reports.count))
+        let scored = reports.prefix { $0.validationLoss != nil }
+        XCTAssertEqual(scored.count, AdamPath.maxEpochs)
+        let chosen = try XCTUnwrap(scored.last { $0.best })
+        XCTAssertEqual(chosen.validationLoss, scored.compactMap(\.validationLoss).min())
+        XCTAssertEqual(reports.count, AdamPath.maxEpochs + chosen.epoch)
+        XCTAssertEqual(result.bestEpoch, reports.count)
+        let summary = TrainingSummary(result, data: data, options: options, base: "tiny")
+        XCTAssertEqual(summary.headFit?.method, "adam")
+        XCTAssertEqual(summary.headFit?.epochs, chosen.epoch)
+        XCTAssertEqual(summary.optimizer, "adam")
+        XCTAssertEqual(summary.weightDecay, 0)
+        let head = try result.model.findHead()
+        for path in backbone.parameters.paths where path != head.weight && path != head.bias {
+            XCTAssertTrue(result.model.parameters.tensor(path)!.bitwiseEqual(backbone.parameters.tensor(path)!), "\(path) changed")
+        }
+        let again = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options)
+        XCTAssertTrue(again.model.parameters.tensor(head.weight)!.bitwiseEqual(result.model.parameters.tensor(head.weight)!))
+        var twoPhases = options
+        twoPhases.freezeEpochs = 1
+        XCTAssertThrowsError(try twoPhases.validate()) { XCTAssertTrue("\($0)".contains("Adam-path"), "\($0)") }
+    }
 }

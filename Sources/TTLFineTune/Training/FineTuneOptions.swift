@@ -48,7 +48,9 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var backboneLearningRate: Float? = nil
     /// How the head trains on cached features: nil (or ``HeadFitMethod/epochs``) runs the epoch
     /// loop above; ``HeadFitMethod/lbfgs`` fits it to convergence with an L2 penalty chosen on
-    /// the validation images (see ``HeadFit``), ignoring the epochs, optimizer and schedule.
+    /// the validation images (see ``HeadFit``), ``HeadFitMethod/adam`` runs a linear probe's
+    /// Adam path with its epoch count chosen on them (see ``AdamPath``); both ignore the epochs,
+    /// optimizer and schedule.
     public var headFit: HeadFitMethod? = nil
 
     /// The defaults above.
@@ -66,8 +68,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         if let p = patience, p < 1 { throw fail("patience must be at least 1 epoch (got \(p))") }
         guard learningRate.isFinite, learningRate >= 0 else { throw fail("the learning rate must be a number ≥ 0 (got \(learningRate))") }
         if let b = backboneLearningRate, !(b.isFinite && b >= 0) { throw fail("the backbone learning rate must be a number ≥ 0 (got \(b))") }
-        if headFit == .lbfgs && (unfreezeFrom != nil || augment || freezeEpochs != nil || labelSmoothing != 0) {
-            throw fail("the L-BFGS head fit trains the head alone on cached features: not with an unfrozen stage, augmentation, two phases or label smoothing")
+        if let method = headFit, method != .epochs && (unfreezeFrom != nil || augment || freezeEpochs != nil || labelSmoothing != 0) {
+            throw fail("the \(method == .lbfgs ? "L-BFGS" : "Adam-path") head fit trains the head alone on cached features: not with an unfrozen stage, augmentation, two phases or label smoothing")
         }
     }
 }

@@ -78,10 +78,11 @@ extension FineTuner {
         }
     }
 
-    /// The ``HeadFitMethod/lbfgs`` head: the features as ``trainHeadOnFeatures`` gets them, then
-    /// ``HeadFit/fit``. Each fit of the sweep (and the refit on every image) becomes one report
-    /// of the history, numbered as epochs; the chosen one is kept. Ctrl-C between fits stops
-    /// with a checkpoint of no finished epoch: a resumed run fits again from the cached features.
+    /// The ``HeadFitMethod/lbfgs`` and ``HeadFitMethod/adam`` heads: the features as
+    /// ``trainHeadOnFeatures`` gets them, then ``HeadFit/fit`` or ``AdamPath/fit``. Each fit of
+    /// the sweep (or epoch of the path, and of the final training on every image) becomes one
+    /// report of the history, numbered as epochs; the chosen one is kept. Ctrl-C between fits
+    /// stops with a checkpoint of no finished epoch: a resumed run fits again from the cached features.
     static func fitHeadOnFeatures(_ model: Model, head: Head, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
                                   cache: FeatureCache, state: inout RunState, progress: (EpochReport) -> Void,
                                   imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws {
@@ -94,28 +95,49 @@ extension FineTuner {
         var extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let images = Double(data.train.count + data.validation.count)
         var history: [EpochReport] = []
-        let fitted = HeadFit.fit(train: Array(all[0 ..< data.train.count * f]), trainLabels: data.train.map(\.label),
-                                 validation: Array(all[data.train.count * f ..< all.count]), validationLabels: data.validation.map(\.label),
-                                 classes: head.outFeatures, features: f, bias: head.bias != nil, seed: options.seed, step: { s in
-            let seconds = s.seconds + extractSeconds
+        func record(_ seconds: Double, _ make: (Double) -> EpochReport) {
+            let report = make(seconds + extractSeconds)
             extractSeconds = 0
-            let report = EpochReport(epoch: history.count + 1, trainLoss: s.trainLoss, trainAccuracy: s.trainAccuracy,
-                                     validationLoss: s.validationLoss, validationAccuracy: s.validationAccuracy, seconds: seconds,
-                                     imagesPerSecond: images / max(seconds, 1e-9), learningRate: 0, best: s.best, l2: s.l2, iterations: s.iterations)
             history.append(report)
             progress(report)
-        }, shouldStop: shouldStop)
-        guard let fitted else { throw Interrupted() }
+        }
+        let trainX = Array(all[0 ..< data.train.count * f]), valX = Array(all[data.train.count * f ..< all.count])
+        let trainY = data.train.map(\.label), valY = data.validation.map(\.label)
         guard var w = state.parameters[head.weight] else { throw FineTuneError.model("the head's weight '\(head.weight)' is missing") }
-        w.tensor = Tensor(shape: [head.outFeatures, f], scalars: fitted.weight)
+        let weight: [Float], bias: [Float], kept: Int, keptLoss: Double
+        if options.headFit == .adam {
+            let start = head.bias.flatMap { state.parameters.tensor($0)?.scalars } ?? []
+            guard let fitted = AdamPath.fit(train: trainX, trainLabels: trainY, validation: valX, validationLabels: valY, classes: head.outFeatures,
+                                            features: f, weight: w.tensor.scalars, bias: start, seed: options.seed, step: { s in
+                record(s.seconds) { seconds in
+                    EpochReport(epoch: history.count + 1, trainLoss: s.trainLoss, trainAccuracy: s.trainAccuracy, validationLoss: s.validationLoss,
+                                validationAccuracy: s.validationAccuracy, seconds: seconds, imagesPerSecond: images / max(seconds, 1e-9),
+                                learningRate: Double(AdamPath.learningRate), best: s.best)
+                }
+            }, shouldStop: shouldStop) else { throw Interrupted() }
+            (weight, bias, kept) = (fitted.weight, fitted.bias, fitted.steps.count)
+            keptLoss = fitted.steps[kept - 1].trainLoss
+        } else {
+            guard let fitted = HeadFit.fit(train: trainX, trainLabels: trainY, validation: valX, validationLabels: valY,
+                                           classes: head.outFeatures, features: f, bias: head.bias != nil, seed: options.seed, step: { s in
+                record(s.seconds) { seconds in
+                    EpochReport(epoch: history.count + 1, trainLoss: s.trainLoss, trainAccuracy: s.trainAccuracy,
+                                validationLoss: s.validationLoss, validationAccuracy: s.validationAccuracy, seconds: seconds,
+                                imagesPerSecond: images / max(seconds, 1e-9), learningRate: 0, best: s.best, l2: s.l2, iterations: s.iterations)
+                }
+            }, shouldStop: shouldStop) else { throw Interrupted() }
+            (weight, bias, kept) = (fitted.weight, fitted.bias, fitted.chosen + 1)
+            let s = fitted.steps[fitted.chosen]
+            keptLoss = s.validationLoss ?? s.trainLoss
+        }
+        w.tensor = Tensor(shape: [head.outFeatures, f], scalars: weight)
         state.parameters[head.weight] = w
         if let path = head.bias, var b = state.parameters[path] {
-            b.tensor = Tensor(shape: [head.outFeatures], scalars: fitted.bias)
+            b.tensor = Tensor(shape: [head.outFeatures], scalars: bias)
             state.parameters[path] = b
         }
-        let kept = fitted.steps[fitted.chosen]
         state.history += history
         state.epochsDone = history.count
-        state.best = RunState.Best(loss: kept.validationLoss ?? kept.trainLoss, epoch: fitted.chosen + 1, parameters: state.parameters)
+        state.best = RunState.Best(loss: keptLoss, epoch: kept, parameters: state.parameters)
     }
 }

@@ -74,7 +74,7 @@ public enum FineTuner {
                 var m = model
                 m.frozen = phase.frozen
                 switch phase.kind {
-                case .headOnFeatures where options.headFit == .lbfgs:
+                case .headOnFeatures where options.headFit == .lbfgs || options.headFit == .adam:
                     try fitHeadOnFeatures(m, head: head, data: data, preprocessing: preprocessing, options: options, cache: cache,
                                           state: &state, progress: progress, imagesDone: imagesDone, shouldStop: shouldStop)
                 case .headOnFeatures:

@@ -236,6 +236,9 @@ public enum HeadFitMethod: String, Codable, Sendable, CaseIterable {
     case epochs
     /// ``HeadFit``: L-BFGS to convergence, the L2 penalty swept and chosen on validation images.
     case lbfgs
+    /// ``AdamPath``: a linear probe's Adam path, its epoch count chosen on validation images,
+    /// then trained again on the training and validation images together.
+    case adam
 }
 
 /// The head on cached features: standardised features, an L2 sweep fitted with
@@ -398,6 +401,139 @@ public enum HeadFit {
                 b[k] = Float(shift)
             }
             return Result(weight: weight, bias: b, l2: l2, steps: steps, chosen: chosen)
+        }
+    }
+}
+
+/// The head on cached features as a linear probe trains it (PyTorch: `nn.Linear`,
+/// `torch.optim.Adam(lr=1e-3)`, constant rate, shuffled batches of 32, no weight decay), on the
+/// raw features from the head's initial weights; but the number of epochs is chosen on
+/// validation images (the lowest validation loss of ``maxEpochs``, then the higher accuracy),
+/// and the head is then trained again from the same initial weights for that many epochs on
+/// the training and validation images together. Without validation images, a seeded stratified
+/// fifth of the training images chooses, and the head is trained again on all of them.
+/// One BLAS thread throughout: the same bits on any machine.
+public enum AdamPath {
+    /// Epochs of the path whose ends are scored on validation images.
+    public static let maxEpochs = 30
+    public static let batchSize = 32
+    public static let learningRate: Float = 1e-3
+
+    /// One epoch of a path: the per-image mean training loss and accuracy over the epoch's
+    /// batches, and the validation figures at its end (nil on the final training on every image).
+    public struct Step: Sendable {
+        public var epoch: Int
+        public var trainLoss: Double
+        public var trainAccuracy: Double
+        public var validationLoss: Double?
+        public var validationAccuracy: Double?
+        public var seconds: Double
+        /// Whether this epoch is the best so far on validation (every epoch of the final training is).
+        public var best: Bool
+    }
+
+    /// The head kept and how it was chosen.
+    public struct Result: Sendable {
+        /// `[classes, f]` row-major.
+        public var weight: [Float]
+        /// `[classes]` (empty without a bias).
+        public var bias: [Float]
+        /// The number of epochs chosen on validation.
+        public var epochs: Int
+        /// Every epoch: those of the path scored on validation, then those of the final training.
+        public var steps: [Step]
+        /// Whether the kept head was trained again on the training and validation images together.
+        public var refit: Bool
+    }
+
+    /// Trains `epochs` epochs of the path from `weight`/`bias`; `after` sees each epoch's head
+    /// and training figures and returns false to stop. Returns nil when `shouldStop` said so or
+    /// the loss stopped being finite.
+    static func train(x: [Float], labels: [Int], classes c: Int, features f: Int, weight: [Float], bias: [Float], epochs: Int, seed: UInt64,
+                      after: (Int, ParameterTree, Double, Double) -> Void, shouldStop: () -> Bool) -> ParameterTree? {
+        var params = ParameterTree()
+        params["weight"] = ParameterTree.Entry(Tensor(shape: [c, f], scalars: weight))
+        if !bias.isEmpty { params["bias"] = ParameterTree.Entry(Tensor(shape: [c], scalars: bias)) }
+        var optimizer = AdamW(weightDecay: 0)
+        var rng = SplitMix64(seed: seed)
+        let gemm = Gemm.Options(transposeB: true)
+        for epoch in 1 ... max(epochs, 1) where epochs > 0 {
+            if shouldStop() { return nil }
+            let order = FineTuner.shuffled(labels.count, &rng)
+            var totalLoss = 0.0, correct = 0.0
+            for start in stride(from: 0, to: order.count, by: batchSize) {
+                let idx = order[start ..< min(start + batchSize, order.count)]
+                var xb = [Float](); xb.reserveCapacity(idx.count * f)
+                for i in idx { xb += x[i * f ..< (i + 1) * f] }
+                let xt = Tensor(shape: [idx.count, f], scalars: xb), y = idx.map { labels[$0] }
+                let z = Gemm.forward(xt, params.tensor("weight")!, params.tensor("bias"), options: gemm)
+                let (loss, ce) = SoftmaxCrossEntropy.forward(logits: z, labels: y, labelSmoothing: 0)
+                guard loss.isFinite else { return nil }
+                let dz = SoftmaxCrossEntropy.backward(cache: ce, labels: y, labelSmoothing: 0)
+                let g = Gemm.backward(outputGradient: dz, xt, params.tensor("weight")!, cShape: bias.isEmpty ? nil : [c], options: gemm)
+                var grads = ["weight": g.b]
+                if let gc = g.c { grads["bias"] = gc }
+                optimizer.step(&params, gradients: grads, learningRate: learningRate)
+                totalLoss += Double(loss) * Double(idx.count)
+                correct += FineTuner.accuracy(z, y) * Double(idx.count)
+            }
+            let n = Double(max(labels.count, 1))
+            after(epoch, params, totalLoss / n, correct / n)
+        }
+        return params
+    }
+
+    /// Mean cross-entropy and accuracy of the head `params` on `x` (`[n, f]`).
+    static func score(_ params: ParameterTree, x: [Float], labels: [Int], features f: Int) -> (loss: Double, accuracy: Double) {
+        let z = Gemm.forward(Tensor(shape: [labels.count, f], scalars: x), params.tensor("weight")!, params.tensor("bias"), options: Gemm.Options(transposeB: true))
+        let (loss, _) = SoftmaxCrossEntropy.forward(logits: z, labels: labels, labelSmoothing: 0)
+        return (Double(loss), FineTuner.accuracy(z, labels))
+    }
+
+    /// Fits the head (see ``AdamPath``).
+    /// - Parameters:
+    ///   - train: `[nTrain, f]` row-major; `validation`: `[nVal, f]`
+    ///   - weight: the initial `[classes, f]` weight; `bias`: the initial `[classes]` bias, empty for none
+    ///   - step: called after every epoch
+    public static func fit(train: [Float], trainLabels: [Int], validation: [Float], validationLabels: [Int], classes: Int, features f: Int,
+                           weight: [Float], bias: [Float], seed: UInt64 = 0, maxEpochs: Int = AdamPath.maxEpochs,
+                           step report: (Step) -> Void = { _ in }, shouldStop: () -> Bool = { false }) -> Result? {
+        precondition(train.count == trainLabels.count * f && validation.count == validationLabels.count * f && weight.count == classes * f)
+        return BLAS.withThreadCount(1) { () -> Result? in
+            let holdout = validationLabels.isEmpty
+            let fitIdx: [Int], heldIdx: [Int]
+            if holdout { (fitIdx, heldIdx) = HeadFit.holdout(trainLabels, classes: classes, seed: seed) } else { (fitIdx, heldIdx) = (Array(trainLabels.indices), []) }
+            let fx = holdout ? HeadFit.rows(train, fitIdx, features: f) : train, fy = holdout ? fitIdx.map { trainLabels[$0] } : trainLabels
+            let vx = holdout ? HeadFit.rows(train, heldIdx, features: f) : validation, vy = holdout ? heldIdx.map { trainLabels[$0] } : validationLabels
+            var steps: [Step] = []
+            var best = (epoch: 0, loss: Double.infinity, accuracy: -Double.infinity)
+            var t0 = DispatchTime.now().uptimeNanoseconds
+            let path = AdamPath.train(x: fx, labels: fy, classes: classes, features: f, weight: weight, bias: bias, epochs: vy.isEmpty ? 0 : maxEpochs, seed: seed,
+                             after: { epoch, params, loss, accuracy in
+                let va = score(params, x: vx, labels: vy, features: f)
+                let better = va.loss < best.loss || (va.loss == best.loss && va.accuracy > best.accuracy)
+                if better { best = (epoch, va.loss, va.accuracy) }
+                let s = Step(epoch: epoch, trainLoss: loss, trainAccuracy: accuracy, validationLoss: va.loss, validationAccuracy: va.accuracy,
+                             seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, best: better)
+                t0 = DispatchTime.now().uptimeNanoseconds
+                steps.append(s); report(s)
+            }, shouldStop: shouldStop)
+            guard path != nil || vy.isEmpty else { return nil }
+            // Nothing to choose on (a single image per class): the probe's 10 epochs.
+            let epochs = vy.isEmpty ? min(10, maxEpochs) : best.epoch
+            guard epochs > 0 else { return nil }
+            // Trained again on every image at hand, from the same start.
+            let ax = holdout ? train : train + validation, ay = holdout ? trainLabels : trainLabels + validationLabels
+            t0 = DispatchTime.now().uptimeNanoseconds
+            let done = steps.count
+            guard let final = AdamPath.train(x: ax, labels: ay, classes: classes, features: f, weight: weight, bias: bias, epochs: epochs, seed: seed,
+                                             after: { epoch, _, loss, accuracy in
+                let s = Step(epoch: done + epoch, trainLoss: loss, trainAccuracy: accuracy, validationLoss: nil, validationAccuracy: nil,
+                             seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, best: true)
+                t0 = DispatchTime.now().uptimeNanoseconds
+                steps.append(s); report(s)
+            }, shouldStop: shouldStop) else { return nil }
+            return Result(weight: final.tensor("weight")!.scalars, bias: final.tensor("bias")?.scalars ?? [], epochs: epochs, steps: steps, refit: true)
         }
     }
 }

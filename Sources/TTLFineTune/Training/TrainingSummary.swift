@@ -17,9 +17,9 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         public var validationAccuracy: Double?
     }
 
-    /// An L-BFGS head fit (``HeadFitMethod/lbfgs``): the penalty chosen and how.
+    /// A head fit on cached features (``HeadFitMethod/lbfgs`` or ``HeadFitMethod/adam``): what was chosen and how.
     public struct HeadFitSummary: Codable, Equatable, Sendable {
-        /// `lbfgs`.
+        /// `lbfgs` or `adam`.
         public var method: String
         /// The L2 penalty λ of the kept fit (on standardised features).
         public var l2: Double
@@ -28,8 +28,11 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         /// Penalties tried in the sweep.
         public var penaltiesTried: Int
         /// Whether the kept head was refitted on every training image (no validation images:
-        /// λ was chosen on a held-out fifth of the training images).
+        /// λ was chosen on a held-out fifth of the training images); for `adam`, trained again
+        /// on the training and validation images (or every training image) for ``epochs``.
         public var refit: Bool
+        /// `adam`: the epoch count chosen on validation (``l2`` and ``penaltiesTried`` are 0).
+        public var epochs: Int? = nil
     }
 
     /// The backbone's short name (`efficientnet-lite0`, a stored name, a file's base name).
@@ -73,6 +76,11 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
             headFit = HeadFitSummary(method: "lbfgs", l2: l2, iterations: kept.iterations ?? 0,
                                      penaltiesTried: result.history.count - (refit ? 1 : 0), refit: refit)
             optimizer = "lbfgs"; learningRate = 0; schedule = "none"; weightDecay = 0
+        }
+        if options.headFit == .adam {
+            let chosen = result.history.filter { $0.validationLoss == nil }.count
+            headFit = HeadFitSummary(method: "adam", l2: 0, iterations: 0, penaltiesTried: 0, refit: true, epochs: chosen)
+            optimizer = "adam"; learningRate = Double(AdamPath.learningRate); schedule = "constant"; weightDecay = 0
         }
         epochs = result.history.map {
             Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
