@@ -11,6 +11,7 @@ Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras
 h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl [name ...]]
 (names such as mobilenet vgg16 pick some of the applications; none: all of them)
 """
+import functools
 import os
 import subprocess
 import sys
@@ -39,8 +40,9 @@ with tempfile.TemporaryDirectory() as tmp:
                               ("vgg19", tf_keras.applications.VGG19, None),
                               ("xception", tf_keras.applications.Xception, None),
                               ("efficientnetv2b0", tf_keras.applications.EfficientNetV2B0, None),
-                              ("mobilenetv3small", tf_keras.applications.MobileNetV3Small, None),
-                              ("mobilenetv3large", tf_keras.applications.MobileNetV3Large, None),
+                              # MobileNetV3 takes any size unless told: ttl needs it fixed.
+                              ("mobilenetv3small", functools.partial(tf_keras.applications.MobileNetV3Small, input_shape=(224, 224, 3)), None),
+                              ("mobilenetv3large", functools.partial(tf_keras.applications.MobileNetV3Large, input_shape=(224, 224, 3)), None),
                               ("inceptionresnetv2", tf_keras.applications.InceptionResNetV2, None),
                               ("convnexttiny", tf_keras.applications.ConvNeXtTiny, None),
                               ("nasnetmobile", tf_keras.applications.NASNetMobile, None)]:
