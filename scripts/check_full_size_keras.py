@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Full-size Keras check (not run by CI): Keras-applications ResNet50, ResNet50V2, MobileNetV2,
-EfficientNetB0, DenseNet121, InceptionV3, MobileNet, VGG16, VGG19, Xception and EfficientNetV2B0 with random weights (batch-norm statistics randomised), saved by tf_keras as a full
+EfficientNetB0, DenseNet121, InceptionV3, MobileNet, VGG16, VGG19, Xception, EfficientNetV2B0,
+MobileNetV3Small/Large, InceptionResNetV2, ConvNeXtTiny and NASNetMobile with random weights
+(batch-norm statistics, layer-norm and layer-scale weights randomised), saved by tf_keras as a full
 .h5 (and the ResNets as weights only); `ttl import` reads them (the weights-only ones with --arch),
 `ttl run` must match tf_keras's prediction, and `ttl export` must give a file tf_keras and Keras 3
 load and that predicts the same.
@@ -9,6 +11,7 @@ Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras
 h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl [name ...]]
 (names such as mobilenet vgg16 pick some of the applications; none: all of them)
 """
+import functools
 import os
 import subprocess
 import sys
@@ -36,7 +39,13 @@ with tempfile.TemporaryDirectory() as tmp:
                               ("vgg16", tf_keras.applications.VGG16, None),
                               ("vgg19", tf_keras.applications.VGG19, None),
                               ("xception", tf_keras.applications.Xception, None),
-                              ("efficientnetv2b0", tf_keras.applications.EfficientNetV2B0, None)]:
+                              ("efficientnetv2b0", tf_keras.applications.EfficientNetV2B0, None),
+                              # MobileNetV3 takes any size unless told: ttl needs it fixed.
+                              ("mobilenetv3small", functools.partial(tf_keras.applications.MobileNetV3Small, input_shape=(224, 224, 3)), None),
+                              ("mobilenetv3large", functools.partial(tf_keras.applications.MobileNetV3Large, input_shape=(224, 224, 3)), None),
+                              ("inceptionresnetv2", tf_keras.applications.InceptionResNetV2, None),
+                              ("convnexttiny", tf_keras.applications.ConvNeXtTiny, None),
+                              ("nasnetmobile", tf_keras.applications.NASNetMobile, None)]:
         if len(sys.argv) > 2 and name not in sys.argv[2:]:
             continue
         # Logits, not probabilities: near-uniform softmax outputs over 1000 classes would hide errors.
@@ -45,6 +54,15 @@ with tempfile.TemporaryDirectory() as tmp:
         # normalises what actually reaches it: give each random scale and shift, then set its
         # moving statistics to the batch statistics of a calibration batch (momentum 0, one
         # training-mode pass), as training would have.
+        def all_layers(m):
+            for layer in m.layers:
+                yield from (all_layers(layer) if isinstance(layer, tf_keras.Model) else [layer])
+        # ConvNeXt's layer scales start at 1e-6, which would hide every block: random ones, and
+        # random layer-norm scales and shifts.
+        for layer in all_layers(model):
+            if isinstance(layer, tf_keras.layers.LayerNormalization) or type(layer).__name__ == "LayerScale":
+                layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i == 0 else rng.normal(0, 0.3, w.shape)
+                                   for i, w in enumerate(layer.get_weights())])
         bns = [layer for layer in model.layers if isinstance(layer, tf_keras.layers.BatchNormalization)]
         for layer in bns:
             w = layer.get_weights()  # [gamma if scale] [beta if center] moving_mean moving_variance
@@ -53,8 +71,12 @@ with tempfile.TemporaryDirectory() as tmp:
             layer.set_weights(fresh + w[-2:])
             layer.momentum = 0.0
         size = model.input_shape[1]
-        model(rng.normal(0, 1, (8, size, size, 3)).astype(np.float32), training=True)
-        x = rng.normal(0, 1, (2, size, size, 3)).astype(np.float32)
+        # Models that preprocess inside (MobileNetV3's Rescaling, ConvNeXt's and EfficientNet's
+        # Normalization) take pixels, 0–255; the others standard normal values.
+        pixels = any(isinstance(layer, (tf_keras.layers.Rescaling, tf_keras.layers.Normalization)) for layer in model.layers[:4])
+        draw = (lambda n: rng.uniform(0, 255, (n, size, size, 3))) if pixels else (lambda n: rng.normal(0, 1, (n, size, size, 3)))
+        model(draw(8).astype(np.float32), training=True)
+        x = draw(2).astype(np.float32)
         y = model.predict(x, verbose=0)
         full, weights = os.path.join(tmp, name + ".h5"), os.path.join(tmp, name + "_weights.h5")
         size = model.input_shape[1]

@@ -197,8 +197,10 @@ extension KerasLayer {
     static let sizeLimit = 1 << 24
 
     static func size(_ n: NSNumber) -> Int? {
-        let v = n.intValue
-        return abs(v) <= sizeLimit ? v : nil
+        // Through Double, which every JSON number fits (an Int64.min or a NaN must not trap).
+        let d = n.doubleValue
+        guard d.isFinite, d.magnitude <= Double(sizeLimit) else { return nil }
+        return Int(d.rounded(.towardZero))
     }
 
     func int(_ key: String) -> Int? { (config[key] as? NSNumber).flatMap(Self.size) }

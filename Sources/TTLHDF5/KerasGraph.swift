@@ -69,7 +69,9 @@ struct KerasGraphBuilder {
         var model = try Model(inputs: b.inputs, outputs: outputs, nodes: b.nodes, parameters: b.parameters).mergingTransposes()
         model.metadata["source_format"] = "keras"
         model.metadata["keras_model"] = config.name
-        if let s = model.imageInputSize, s.height == s.width, let p = KerasImporter.applicationPreprocessing(config.name, size: s.height) {
+        let inside = config.layers.prefix(3).contains { $0.className == "Rescaling" || $0.className == "Normalization" }
+        if let s = model.imageInputSize, s.height == s.width,
+           let p = KerasImporter.applicationPreprocessing(config.name, size: s.height, preprocessesInside: inside) {
             model.info.preprocessing = p
         }
         return model

@@ -98,9 +98,13 @@ public enum KerasImporter {
     /// `resnet_v2`'s and `mobilenet(_v2)`'s are "tf": x/127.5 − 1; EfficientNet takes 0–255
     /// pixels), as ttl's `preprocessing` metadata JSON, for a model named like a Keras
     /// application; nil for any other model.
-    static func applicationPreprocessing(_ name: String, size: Int) -> Preprocessing? {
+    static func applicationPreprocessing(_ name: String, size: Int, preprocessesInside: Bool = false) -> Preprocessing? {
         let n = name.lowercased()
         let pixel = Float(1 / 255.0)
+        if preprocessesInside && ["mobilenetv3", "convnext", "efficientnetv2"].contains(where: { n.hasPrefix($0) }) {
+            // Built with include_preprocessing (Rescaling or Normalization first): 0–255 pixels.
+            return Preprocessing(size: size, resize: .squash, mean: [0, 0, 0], std: [pixel, pixel, pixel])
+        }
         if ["resnet50", "resnet101", "resnet152"].contains(n) {
             return Preprocessing(size: size, resize: .squash, mean: [103.939, 116.779, 123.68].map { Float($0 / 255) },
                                  std: [pixel, pixel, pixel], channels: .bgr)
