@@ -29,7 +29,9 @@ enum RangeNode: ONNXOperator {
             // count = max(ceil((limit − start) / delta), 0), overflow-checked.
             let (span, o) = l.subtractingReportingOverflow(s)
             guard !o else { throw InvalidNode("range from \(s) to \(l) overflows") }
-            let count = max(0, span / d + (span % d != 0 && (span > 0) == (d > 0) ? 1 : 0))
+            let (quotient, o2) = span.dividedReportingOverflow(by: d)
+            guard !o2 else { throw InvalidNode("range from \(s) to \(l) by \(d) overflows") }
+            let count = max(0, quotient + (span % d != 0 && (span > 0) == (d > 0) ? 1 : 0))
             guard count <= elementLimit else { throw InvalidNode("range of \(count) elements beyond \(elementLimit)") }
             c.constants[n.output] = .integers((0 ..< count).map { s + $0 * d }, [count])
             return
@@ -37,8 +39,8 @@ enum RangeNode: ONNXOperator {
         let (s, l, d) = (values[0].floatTensor.scalars[0], values[1].floatTensor.scalars[0], values[2].floatTensor.scalars[0])
         guard d != 0, s.isFinite, l.isFinite, d.isFinite else { throw InvalidNode("range from \(s) to \(l) by \(d)") }
         let steps = ((l - s) / d).rounded(.up)
-        guard steps <= Float(elementLimit) else { throw InvalidNode("range of \(steps) elements beyond \(elementLimit)") }
-        let count = max(0, Int(steps))
+        guard steps.isFinite, steps <= Float(elementLimit) else { throw InvalidNode("range of \(steps) elements beyond \(elementLimit)") }
+        let count = steps <= 0 ? 0 : Int(steps)
         c.constants[n.output] = .float(Tensor(shape: [count], scalars: (0 ..< count).map { s + Float($0) * d }))
     }
 }
