@@ -232,4 +232,30 @@ final class HeadFitTests: XCTestCase {
         twoPhases.freezeEpochs = 1
         XCTAssertThrowsError(try twoPhases.validate()) { XCTAssertTrue("\($0)".contains("Adam-path"), "\($0)") }
     }
+
+    /// Stopped between two epochs of the Adam path, a run leaves a checkpoint of no finished
+    /// epoch (the head still at its start); resumed, it fits again from the cached features and
+    /// ends with the head and history of a run that never stopped.
+    func testAdamPathHeadResumes() throws {
+        let backbone = try FineTuneTests.backbone()
+        let data = try ImageFolder(root: FineTuneTests.dataset, validationSplit: 0.25, seed: 1)
+        var options = FineTuneOptions()
+        options.headFit = .adam
+        let p = Preprocessing(size: 32, resize: .squash)
+        let whole = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options)
+        var calls = 0, seen = 0
+        let first = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options, progress: { _ in seen += 1 }, shouldStop: {
+            calls += 1
+            return calls == 5
+        })
+        let paused = try XCTUnwrap(first.checkpoint)
+        XCTAssertGreaterThan(seen, 0, "stopped inside the path")
+        XCTAssertEqual(paused.epochsDone, 0)
+        let resumed = try FineTuner.fit(backbone, data: data, preprocessing: p, options: options, resumingFrom: paused)
+        XCTAssertNil(resumed.checkpoint)
+        XCTAssertEqual(resumed.history.map(\.trainLoss), whole.history.map(\.trainLoss))
+        XCTAssertEqual(resumed.bestEpoch, whole.bestEpoch)
+        let head = try whole.model.findHead()
+        XCTAssertTrue(resumed.model.parameters.tensor(head.weight)!.bitwiseEqual(whole.model.parameters.tensor(head.weight)!))
+    }
 }
