@@ -86,6 +86,25 @@ final class KerasFamilyTests: XCTestCase {
         }
     }
 
+    /// MobileNetV3 and ConvNeXt built with `include_preprocessing` rescale or normalise inside:
+    /// they take 0–255 pixels, which their preprocessing says (input = pixel/255 / (1/255)).
+    func testModelsThatPreprocessInsideTakePixels() throws {
+        // Keras 3's generic MobileNetV3 builder (the fixture's) names the model "functional", not an
+        // application name (its MobileNetV3Small names it "MobileNetV3Small"): tf_keras's file only.
+        for f in try Self.manifest() where f.family == "convnext_small_dims" || f.file == "mobilenetv3_small_tfkeras.h5" {
+            let model = try KerasImporter.load(contentsOf: Self.fixtures.appendingPathComponent(f.file))
+            let p = try XCTUnwrap(model.info.preprocessing, f.file)
+            XCTAssertEqual(p.mean, [0, 0, 0], f.file)
+            XCTAssertEqual(p.std, [Float(1 / 255.0), Float(1 / 255.0), Float(1 / 255.0)], f.file)
+            XCTAssertEqual(p.size, 32, f.file)
+        }
+        // A family that does not preprocess inside gets no such claim.
+        for f in try Self.manifest() where f.family == "densenet_1111" {
+            let model = try KerasImporter.load(contentsOf: Self.fixtures.appendingPathComponent(f.file))
+            XCTAssertNotEqual(model.info.preprocessing?.std, [Float(1 / 255.0), Float(1 / 255.0), Float(1 / 255.0)], f.file)
+        }
+    }
+
     func testExportThenImportIsBitIdentical() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ttl-keras-family-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
