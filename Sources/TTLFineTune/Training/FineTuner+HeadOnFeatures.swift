@@ -9,14 +9,11 @@ extension FineTuner {
     static func trainHeadOnFeatures(_ model: Model, head: Head, phase: Phase, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
                                     cache: FeatureCache, state: inout RunState, progress: (EpochReport) -> Void,
                                     imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws {
-        let extractor = try FeatureExtractor(model, head: head, preprocessing: preprocessing)
+        let features = try cachedFeatures(model, head: head, data: data, preprocessing: preprocessing, cache: cache,
+                                          imagesDone: imagesDone, shouldStop: shouldStop)
+        let (trainX, valX, trainY, valY) = (features.train, features.validation, features.trainLabels, features.validationLabels)
+        var extractSeconds = features.seconds
         let f = head.inFeatures
-        let started = DispatchTime.now().uptimeNanoseconds
-        let all = try extractor.features(of: data.allSamples, cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
-        cache.enforceLimit(keeping: extractor.key)
-        let trainX = Array(all[0 ..< data.train.count * f]), valX = Array(all[data.train.count * f ..< all.count])
-        var extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let trainY = data.train.map(\.label), valY = data.validation.map(\.label)
 
         var params = ParameterTree()
         params[head.weight] = state.parameters[head.weight]
@@ -86,13 +83,10 @@ extension FineTuner {
     static func fitHeadOnFeatures(_ model: Model, head: Head, data: ImageFolder, preprocessing: Preprocessing, options: FineTuneOptions,
                                   cache: FeatureCache, state: inout RunState, progress: (EpochReport) -> Void,
                                   imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws {
-        let extractor = try FeatureExtractor(model, head: head, preprocessing: preprocessing)
+        let features = try cachedFeatures(model, head: head, data: data, preprocessing: preprocessing, cache: cache,
+                                          imagesDone: imagesDone, shouldStop: shouldStop)
+        var extractSeconds = features.seconds
         let f = head.inFeatures
-        let started = DispatchTime.now().uptimeNanoseconds
-        let all = try extractor.features(of: data.allSamples, cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
-        cache.enforceLimit(keeping: extractor.key)
-        guard all.allSatisfy(\.isFinite) else { throw FineTuneError.model("the backbone's features are not all finite numbers: no head can be fitted") }
-        var extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let images = Double(data.train.count + data.validation.count)
         var history: [EpochReport] = []
         func record(_ seconds: Double, _ make: (Double) -> EpochReport) {
@@ -101,8 +95,7 @@ extension FineTuner {
             history.append(report)
             progress(report)
         }
-        let trainX = Array(all[0 ..< data.train.count * f]), valX = Array(all[data.train.count * f ..< all.count])
-        let trainY = data.train.map(\.label), valY = data.validation.map(\.label)
+        let (trainX, valX, trainY, valY) = (features.train, features.validation, features.trainLabels, features.validationLabels)
         guard var w = state.parameters[head.weight] else { throw FineTuneError.model("the head's weight '\(head.weight)' is missing") }
         let weight: [Float], bias: [Float], kept: Int, keptLoss: Double
         if options.headFit == .adam {
@@ -139,5 +132,21 @@ extension FineTuner {
         state.history += history
         state.epochsDone = history.count
         state.best = RunState.Best(loss: keptLoss, epoch: kept, parameters: state.parameters)
+    }
+
+    /// The frozen backbone's features of every training and validation image, from the cache
+    /// where present (computed and stored where not), with their labels and the seconds it took.
+    /// - Returns: `train` `[trainCount × inFeatures]`, `validation` `[validationCount × inFeatures]`, row-major.
+    static func cachedFeatures(_ model: Model, head: Head, data: ImageFolder, preprocessing: Preprocessing, cache: FeatureCache,
+                               imagesDone: (Int, Int) -> Void, shouldStop: () -> Bool) throws
+        -> (train: [Float], validation: [Float], trainLabels: [Int], validationLabels: [Int], seconds: Double) {
+        let extractor = try FeatureExtractor(model, head: head, preprocessing: preprocessing)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let all = try extractor.features(of: data.allSamples, cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
+        cache.enforceLimit(keeping: extractor.key)
+        guard all.allSatisfy(\.isFinite) else { throw FineTuneError.model("the backbone's features are not all finite numbers: no head can be fitted") }
+        let split = data.train.count * head.inFeatures
+        return (Array(all[0 ..< split]), Array(all[split ..< all.count]), data.train.map(\.label), data.validation.map(\.label),
+                Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 }
