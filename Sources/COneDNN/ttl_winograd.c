@@ -149,18 +149,32 @@ AVX2 static inline void transform_unit(const float *g, float *u, size_t alpha_st
 #undef G_MAP
 }
 
-/// All of U, [36][K/16][C][16], from the weights, split over the team.
+/// All of U, [36][K/16][C][16], from the weights, split over the team in contiguous runs of
+/// (panel, input channel) units. Each unit makes both halves of its 16 output channels before
+/// storing, so that every 64-byte line of U is written whole, once, with streaming stores: U
+/// (tens of MB for a ResNet-50) is not read again until the first run, and a line written in
+/// two halves at different times was read from memory twice first.
 AVX2 static void transform_weights(void *p, int me, int threads) {
     const struct wino_source *src = p;
     ttl_wino *w = src->w;
-    const int C = w->c, KB = w->k / 8;
-    const size_t alpha_stride = (size_t)(w->k / 16) * C * 16;
+    const int C = w->c, KP = w->k / 16;
+    const size_t alpha_stride = (size_t)KP * C * 16;
     float g[72] __attribute__((aligned(32)));
-    for (int unit = me; unit < KB * C; unit += threads) {
-        const int kb = unit / C, c = unit % C;
-        gather_unit(src, kb * 8, c, g);
-        transform_unit(g, w->u + ((size_t)(kb / 2) * C + c) * 16 + (kb % 2) * 8, alpha_stride);
+    float t[36 * 16] __attribute__((aligned(64)));
+    const int64_t units = (int64_t)KP * C, u0 = units * me / threads, u1 = units * (me + 1) / threads;
+    for (int64_t unit = u0; unit < u1; unit++) {
+        const int kp = (int)(unit / C), c = (int)(unit % C);
+        for (int half = 0; half < 2; half++) {
+            gather_unit(src, kp * 16 + half * 8, c, g);
+            transform_unit(g, t + half * 8, 16);
+        }
+        float *dst = w->u + ((size_t)kp * C + c) * 16;
+        for (int a = 0; a < 36; a++) {
+            _mm256_stream_ps(dst + (size_t)a * alpha_stride, _mm256_load_ps(t + a * 16));
+            _mm256_stream_ps(dst + (size_t)a * alpha_stride + 8, _mm256_load_ps(t + a * 16 + 8));
+        }
     }
+    _mm_sfence();
 }
 
 /// One panel of 16 output channels of U, [36][C][16], into `panel`.
