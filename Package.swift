@@ -94,7 +94,7 @@ let package = Package(
             name: "TTLCommand",
             dependencies: ["TTL", "TTLONNX", "TTLHDF5", "TTLFineTune", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN"]),
+        .executableTarget(name: "ttl-bench", dependencies: ["TTLCore", "TTLNN", "TTLONNX"]),
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["TTLCore"], path: "Sources/_TestSupport"),

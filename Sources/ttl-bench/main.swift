@@ -7,6 +7,12 @@
 //       images/s of a whole built-in network (resnet18, resnet50, efficientnet-lite0, …):
 //       inference, or with --train a training step with only the head trainable; and the
 //       process's peak resident memory.
+//   .build/release/ttl-bench --model FILE.onnx [--batch B] [--threads T] [--repeat R] [--profile]
+//       the same for a model file (inference only); with --profile, the time of every step of
+//       the engine's plan (named by its first node), for comparison with onnxruntime's own
+//       per-node profile (`scripts/bench_engine.py --profile`). With --plan: only the time
+//       to prepare the plan, R times (the first is what `ttl bench` reports; later ones find
+//       oneDNN's kernels already generated), wall and CPU (all threads) milliseconds.
 //   .build/release/ttl-bench --depthwise [--batch B] [--threads T] [--repeat R]
 //       milliseconds of Conv2D forward and backward on EfficientNet-Lite0's depthwise layers
 //       (TF 'SAME' padding, as the network has it), and GMAC/s of the forward.
@@ -17,6 +23,7 @@ import Dispatch
 import Foundation
 import TTLCore
 import TTLNN
+import TTLONNX
 
 struct Layer {
     let name: String
@@ -38,23 +45,27 @@ if getenv("OMP_WAIT_POLICY") == nil && getenv("GOMP_SPINCOUNT") == nil {
 var threads = ComputeThreads.count
 var repeats = 3
 var network: String? = nil
+var modelFile: String? = nil
 var batch = 32
 var train = false
 var depthwise = false
 var pointwise = false
+var planOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--threads": threads = Int(args.popFirst() ?? "") ?? threads
     case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
     case "--network": network = args.popFirst()
+    case "--model": modelFile = args.popFirst()
     case "--batch": batch = Int(args.popFirst() ?? "") ?? batch
     case "--train": train = true
     case "--profile": Profiler.isEnabled = true
+    case "--plan": planOnly = true
     case "--depthwise": depthwise = true
     case "--pointwise": pointwise = true
     default:
-        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train] [--profile] | --depthwise [--batch B] | --pointwise [--batch B]]")
+        print("usage: ttl-bench [--threads T] [--repeat R] [--network NAME [--batch B] [--train] [--profile] | --model FILE.onnx [--batch B] [--profile | --plan] | --depthwise [--batch B] | --pointwise [--batch B]]")
         exit(2)
     }
 }
@@ -95,13 +106,40 @@ func buildNetwork(_ name: String) -> Model? {
     return nil
 }
 
-if let network {
-    guard var model = buildNetwork(network) else {
+if let network = network ?? modelFile {
+    let loaded: Model?
+    if let modelFile {
+        do { loaded = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: modelFile)) } catch {
+            print("ttl-bench: \(modelFile): \(error)")
+            exit(2)
+        }
+        if train { print("ttl-bench: --train takes a built-in --network"); exit(2) }
+    } else {
+        loaded = buildNetwork(network)
+    }
+    guard var model = loaded else {
         print("ttl-bench: unknown network '\(network)'")
         exit(2)
     }
     let spec = model.inputs[0]
     let x = random(spec.shape(batch: batch), seed: 5)
+    if planOnly {
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        _ = Engine.current  // the engine thread and oneDNN start outside the timing
+        for r in 0 ..< max(repeats, 1) {
+            var fresh = model
+            fresh.outputs = model.outputs  // a new plan cache
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuSeconds()
+            let summary = fresh.prepare([spec.name: x.shape])
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6, cpu = (cpuSeconds() - c0) * 1000
+            print(String(format: "plan %d: %.1f ms wall, %.1f ms CPU: %@", r, wall, cpu, summary?.description ?? "no plan"))
+        }
+        exit(0)
+    }
     let flops = Double((try? model.summary().flopsPerImage) ?? 0)
     var time: Double
     if train {
@@ -127,7 +165,12 @@ if let network {
                  network, train ? "training step (head only)" : "inference", batch, threads, Double(batch) / time, time,
                  flops * Double(batch) / time / 1e9, peakMemoryMiB()))
     if Profiler.isEnabled {
-        for (type, s) in Profiler.report() { print(String(format: "  %-20@ %7.3f s over %d runs", type, s, repeats)) }
+        // Plan steps in their order ("step N: …"), anything else after them.
+        func stepNumber(_ label: String) -> Int {
+            label.hasPrefix("step ") ? Int(label.dropFirst(5).prefix { $0.isNumber }) ?? Int.max : Int.max
+        }
+        let entries = Profiler.report().sorted { stepNumber($0.type) < stepNumber($1.type) }
+        for (type, s) in entries { print(String(format: "  %8.3f ms  %@", s / Double(repeats) * 1000, type)) }
     }
     exit(0)
 }

@@ -445,7 +445,7 @@ struct PlanBuilder {
     /// Appends a one-source step writing `output`, in place when allowed.
     mutating func emit(_ step: OneDNNStep, _ label: String, source x: Value, output: String, shape: Shape, inPlace: Bool, nodes: [Int]) {
         let b = inPlace && step.output.byteCount <= bufferBytes[x.buffer] && step.output.same(as: x.layout) ? x.buffer : newBuffer(bytes: step.output.byteCount)
-        actions.append(.step(step, label: label, bindings: [(OneDNNStep.Slot.source.rawValue, x.buffer), (OneDNNStep.Slot.destination.rawValue, b)]))
+        actions.append(.step(step, label: "\(label) \(model.nodes[nodes[0]].name)", bindings: [(OneDNNStep.Slot.source.rawValue, x.buffer), (OneDNNStep.Slot.destination.rawValue, b)]))
         define(output, Value(layout: step.output, buffer: b, shape: shape))
         done.formUnion(nodes)
     }
@@ -490,7 +490,7 @@ struct PlanBuilder {
         let step = try OneDNNStep.binary(kind, a.layout, b.layout, post: post)
         let inPlace = overwritable(a.buffer, at: p) && a.buffer != b.buffer
         let dst = inPlace && step.output.same(as: a.layout) ? a.buffer : newBuffer(bytes: step.output.byteCount)
-        actions.append(.step(step, label: op.type, bindings: [(OneDNNStep.Slot.source.rawValue, a.buffer), (OneDNNStep.Slot.source1.rawValue, b.buffer),
+        actions.append(.step(step, label: "\(op.type) \(n.name)", bindings: [(OneDNNStep.Slot.source.rawValue, a.buffer), (OneDNNStep.Slot.source1.rawValue, b.buffer),
                                                               (OneDNNStep.Slot.destination.rawValue, dst)]))
         define(out, Value(layout: step.output, buffer: dst, shape: outShape))
         done.formUnion(fused)
@@ -558,7 +558,7 @@ struct PlanBuilder {
             if let step = try? OneDNNStep.convolution(input: x.layout, output: r.layout, outputDims: outShape.dimensions, weight: weight, scales: scales, bias: bias,
                                                       options: conv.options, pre: pre, sum: true, post: post),
                let finalShape = shapes[final] {
-                actions.append(.step(step, label: "Conv+Add", bindings: [(OneDNNStep.Slot.source.rawValue, x.buffer), (OneDNNStep.Slot.destination.rawValue, r.buffer)]))
+                actions.append(.step(step, label: "Conv+Add \(nodes[i].name)", bindings: [(OneDNNStep.Slot.source.rawValue, x.buffer), (OneDNNStep.Slot.destination.rawValue, r.buffer)]))
                 define(final, Value(layout: step.output, buffer: r.buffer, shape: finalShape))
                 done.formUnion(chain)
                 return true
