@@ -602,9 +602,13 @@ ttl_step *ttl_inner_product_create(const ttl_md *src, int64_t outputs, const flo
     for (int i = 1; i < n; i++) wd[i] = src->md.dims[i];
     dnnl_memory_desc_t w_user, w_any, b_md, dst_md, src_any;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&w_user, n, wd, dnnl_f32, plain_tag(n));
-    // The weights stay in the caller's row-major layout: a classifier's inner product is a
-    // small GEMM either way, and transposing 1000 × 2048 weights cost more than it ran.
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_any, n, wd, dnnl_f32, plain_tag(n));
+    // Batches of 8 and more let oneDNN choose the weights' layout: its brgemm kernel on
+    // reordered weights ran a 32 × 2048 → 1000 classifier in 1.7 ms against 7.3 ms for its
+    // gemm on the row-major weights (AMD EPYC Zen 4, 2 threads, loaded), and its first run
+    // took 4 ms instead of 170 ms (the gemm generates its kernels then). Smaller batches keep
+    // the caller's row-major layout: there both ran alike (0.17 ms at batch 1) and the plan
+    // saves the reorder.
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_any, n, wd, dnnl_f32, src->md.dims[0] >= 8 ? dnnl_format_tag_any : plain_tag(n));
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&src_any, n, src->md.dims, dnnl_f32, dnnl_format_tag_any);

@@ -206,6 +206,8 @@ final class EngineTests: XCTestCase {
             Node("fc", GemmOp(Gemm.Options(transposeB: true)), inputs: ["flat", "fc.weight", "fc.bias"]),
         ]
         try check(try model([1, 16, 7, 7], nodes, params), random([3, 16, 7, 7]), "head")
+        // From a batch of 8 the inner product's weights are reordered into oneDNN's layout.
+        try check(try model([1, 16, 7, 7], nodes, params), random([12, 16, 7, 7]), "head, batch 12")
         // MatMul-style weights [in, out] and a Softmax left to Swift.
         let nodes2 = [
             Node("conv", Conv2DOp(Conv2DOptions(padding: Padding2D(1))), inputs: ["x", "w"]),
