@@ -8,6 +8,15 @@ Pinned: python 3.11, torch==2.13.0+cpu, torchvision==0.29.2 (--no-deps; model de
 only), onnx==1.23.2, onnxruntime==1.31.1, numpy==2.4.6.
     swift build -c release && python3 scripts/bench_engine.py [--rounds 3] [--threads 2]
         [--models resnet18,resnet50,efficientnet-lite0] [--batches 32,1] [--no-train]
+        [--variants default,TTL_LAYOUT=nhwc]
+    python3 scripts/bench_engine.py --profile efficientnet-lite0 [--batches 32]
+
+--variants runs ttl once per variant (environment settings, `default` for none) in each
+round, so that a quiet machine says which engine choice is faster there. --profile prints,
+for one model and batch, the time of every step of ttl's plan (`ttl-bench --model FILE
+--profile`, steps named by their first node and oneDNN's kernel) beside onnxruntime's own
+per-node profile (`SessionOptions.enable_profiling`) of the same file, both averaged over
+the runs after the first, and their totals by kind of operation.
 
 Models: torchvision ResNet-18 and ResNet-50 with random weights (speed does not depend on
 the values), exported by PyTorch's TorchScript exporter with a dynamic batch, and the
@@ -52,6 +61,72 @@ def cpu_name():
     return f"{name} ({isa}, {os.cpu_count()} vCPUs)"
 
 
+def load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def model_file(m, work):
+    if m == "efficientnet-lite0":
+        return os.path.join(ROOT, "weights", "efficientnet-lite0.onnx")
+    path = os.path.join(work, m + ".onnx")
+    export(m, path)
+    return path
+
+
+def profile(a):
+    """ttl's plan steps and onnxruntime's nodes for one model and batch, in execution order."""
+    batch = int(a.batches.split(",")[0])
+    work = tempfile.mkdtemp(prefix="ttl-bench-")
+    path = model_file(a.profile, work)
+    out = subprocess.run([a.ttl_bench, "--model", path, "--batch", str(batch), "--threads", str(a.threads), "--repeat", str(a.repeats),
+                          "--profile"], check=True, capture_output=True, text=True).stdout.splitlines()
+    steps = []
+    for line in out[1:]:
+        ms, label = line.strip().split(" ms  ", 1)
+        steps.append((label, float(ms)))
+    me = [sys.executable, os.path.abspath(__file__), "--child"]
+    o = run_json(me + ["ort-profile", path, str(batch), str(a.threads), str(a.repeats)])
+    print(f"CPU: {cpu_name()}; {a.threads} threads; {a.profile} batch {batch}; load average {load_average()}")
+    print(out[0])
+    print(f"onnxruntime: best run {o['best_run_ms']:.2f} ms")
+    print()
+
+    def kind(label):
+        for k in ("winograd", "jit_1x1", "jit_dw", "brgconv_1x1", "brdgmm", "brgconv", "wino", "gemm", "pool", "Reorder", "Add", "Mul"):
+            if k in label:
+                return k
+        return label.split(" ")[2] if label.startswith("step") else label
+
+    ttl_kinds, ort_kinds = {}, {}
+    for label, ms in steps:
+        ttl_kinds[kind(label)] = ttl_kinds.get(kind(label), 0) + ms
+    for _, op, ms in o["nodes"]:
+        ort_kinds[op] = ort_kinds.get(op, 0) + ms
+    width = max(len(l) for l, _ in steps)
+    ttl_conv = [(l, ms) for l, ms in steps if " Conv" in l]
+    ort_conv = [(n, ms) for n, op, ms in o["nodes"] if op in ("Conv", "FusedConv")]
+    if len(ttl_conv) == len(ort_conv):
+        print(f"{'ttl step':{width}}  {'ms':>8}  {'onnxruntime node':40}  {'ms':>8}  ttl/ort")
+        for (l, t), (n, r) in zip(ttl_conv, ort_conv):
+            print(f"{l:{width}}  {t:8.3f}  {n:40}  {r:8.3f}  {t / r if r else float('nan'):6.2f}")
+        rest_t = [(l, ms) for l, ms in steps if " Conv" not in l]
+        rest_o = [(n, ms) for n, op, ms in o["nodes"] if op not in ("Conv", "FusedConv")]
+        for l, t in rest_t:
+            print(f"{l:{width}}  {t:8.3f}")
+        for n, r in rest_o:
+            print(f"{'':{width}}  {'':8}  {n:40}  {r:8.3f}")
+    else:
+        for l, t in steps:
+            print(f"{l:{width}}  {t:8.3f}")
+        for n, op, r in o["nodes"]:
+            print(f"{n + ' (' + op + ')':{width}}  {r:8.3f}")
+    print()
+    print("totals by kind (ms per run): ttl " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ttl_kinds.items(), key=lambda kv: -kv[1])))
+    print("                      onnxruntime " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ort_kinds.items(), key=lambda kv: -kv[1])))
+    print(f"sum of steps: ttl {sum(ms for _, ms in steps):.2f} ms, onnxruntime {sum(ms for _, _, ms in o['nodes']):.2f} ms")
+
+
 def torchvision_models():
     import torch
     sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
@@ -94,6 +169,35 @@ def child_onnxruntime(path, batch, threads, repeats):
     peak = peak_mib()
     print(json.dumps({"images_per_second": batch / best, "seconds_per_batch": best, "peak_memory_mib": peak,
                       "setup_seconds": setup, "version": ort.__version__}))
+
+
+def child_onnxruntime_profile(path, batch, threads, repeats):
+    """onnxruntime's per-node times (ms per run, runs after the first) in execution order."""
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(tempfile.mkdtemp(prefix="ttl-ort-profile-"), "ort")
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    shape = [batch] + [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape[1:]]
+    feed = {sess.get_inputs()[0].name: np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)}
+    for _ in range(repeats + 1):
+        sess.run(None, feed)
+    with open(sess.end_profiling()) as f:
+        events = json.load(f)
+    runs = [e for e in events if e.get("name") == "model_run"]
+    start = runs[1]["ts"]
+    nodes = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= start:
+            key = (e["name"][: -len("_kernel_time")], e["args"].get("op_name", "?"))
+            nodes[key] = nodes.get(key, 0) + e["dur"] / 1000 / (len(runs) - 1)
+    whole = min(r["dur"] for r in runs[1:]) / 1000
+    print(json.dumps({"nodes": [[n, op, ms] for (n, op), ms in nodes.items()], "best_run_ms": whole}))
 
 
 def child_torch_train(name, batch, threads, repeats):
@@ -144,14 +248,21 @@ def main():
     p.add_argument("--models", default="resnet18,resnet50,efficientnet-lite0")
     p.add_argument("--batches", default="32,1")
     p.add_argument("--no-train", action="store_true")
+    p.add_argument("--variants", default="default", help="comma-separated ttl environments, e.g. default,TTL_LAYOUT=nhwc")
+    p.add_argument("--profile", metavar="MODEL", help="per-step profiles of ttl and onnxruntime for one model")
+    p.add_argument("--ttl-bench", default=os.path.join(ROOT, ".build/release/ttl-bench"))
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
         kind, target, batch, threads, repeats = a.child[0], a.child[1], int(a.child[2]), int(a.child[3]), int(a.child[4])
-        (child_onnxruntime if kind == "ort" else child_torch_train)(target, batch, threads, repeats)
+        {"ort": child_onnxruntime, "ort-profile": child_onnxruntime_profile, "torch": child_torch_train}[kind](target, batch, threads, repeats)
+        return
+    if a.profile:
+        profile(a)
         return
 
-    print(f"CPU: {cpu_name()}; {a.threads} threads; best of {a.repeats} runs per round, {a.rounds} alternating rounds")
+    print(f"CPU: {cpu_name()}; {a.threads} threads; best of {a.repeats} runs per round, {a.rounds} alternating rounds; "
+          f"load average {load_average()} at the start")
     work = tempfile.mkdtemp(prefix="ttl-bench-")
     env = dict(os.environ, TTL_HOME=os.path.join(work, "home"))
     files = {}
@@ -165,22 +276,26 @@ def main():
     rows = []
     for m, path in files.items():
         for batch in [int(b) for b in a.batches.split(",")]:
-            ttl_best, ort_best = None, None
+            variants = a.variants.split(",")
+            ttl_best, ort_best = {v: None for v in variants}, None
             for _ in range(a.rounds):
-                t = run_json([a.ttl, "bench", path, "--batch", str(batch), "--threads", str(a.threads),
-                              "--repeats", str(a.repeats), "--json"], env)
+                for v in variants:
+                    venv = dict(env, **dict(kv.split("=", 1) for kv in v.split("+") if v != "default"))
+                    t = run_json([a.ttl, "bench", path, "--batch", str(batch), "--threads", str(a.threads),
+                                  "--repeats", str(a.repeats), "--json"], venv)
+                    if ttl_best[v] is None or t["images_per_second"] > ttl_best[v]["images_per_second"]:
+                        ttl_best[v] = t
                 o = run_json(me + ["ort", path, str(batch), str(a.threads), str(a.repeats)])
-                if ttl_best is None or t["images_per_second"] > ttl_best["images_per_second"]:
-                    ttl_best = t
                 if ort_best is None or o["images_per_second"] > ort_best["images_per_second"]:
                     ort_best = o
-            rows.append(("inference", m, batch, ttl_best, ort_best, f"onnxruntime {ort_best['version']}"))
-            r = rows[-1]
-            print(f"{m:20} batch {batch:3} inference: ttl {ttl_best['images_per_second']:7.1f} images/s "
-                  f"({ttl_best['seconds_per_batch'] * 1000:7.1f} ms, {ttl_best['peak_memory_mib']:5.0f} MiB, plan "
-                  f"{ttl_best.get('plan_seconds', float('nan')) * 1000:5.1f} ms)  onnxruntime {ort_best['images_per_second']:7.1f} "
-                  f"({ort_best['seconds_per_batch'] * 1000:7.1f} ms, {ort_best['peak_memory_mib']:5.0f} MiB)  "
-                  f"ratio {ttl_best['images_per_second'] / ort_best['images_per_second']:.2f}", flush=True)
+            for v in variants:
+                tb = ttl_best[v]
+                rows.append(("inference" + ("" if v == "default" else f" ({v})"), m, batch, tb, ort_best, f"onnxruntime {ort_best['version']}"))
+                print(f"{m:20} batch {batch:3} inference{'' if v == 'default' else ' (' + v + ')'}: ttl {tb['images_per_second']:7.1f} images/s "
+                      f"({tb['seconds_per_batch'] * 1000:7.1f} ms, {tb['peak_memory_mib']:5.0f} MiB, plan "
+                      f"{tb.get('plan_seconds', float('nan')) * 1000:5.1f} ms)  onnxruntime {ort_best['images_per_second']:7.1f} "
+                      f"({ort_best['seconds_per_batch'] * 1000:7.1f} ms, {ort_best['peak_memory_mib']:5.0f} MiB)  "
+                      f"ratio {tb['images_per_second'] / ort_best['images_per_second']:.2f}", flush=True)
     if not a.no_train:
         for m in [m for m in files if m.startswith("resnet")]:
             path = os.path.join(work, m + "-train.onnx")
@@ -200,7 +315,8 @@ def main():
                   flush=True)
 
     print()
-    print(f"Measured on {cpu_name()}, {a.threads} threads, ttl engine: {rows[0][3]['engine'] if rows else '?'}")
+    print(f"Measured on {cpu_name()}, {a.threads} threads, ttl engine: {rows[0][3]['engine'] if rows else '?'}; "
+          f"load average {load_average()} at the end")
     print()
     print("| what | network | batch | ttl images/s | other images/s | ratio | ttl peak MiB | other peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
