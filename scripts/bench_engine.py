@@ -11,7 +11,7 @@ only), onnx==1.23.2, onnxruntime==1.31.1, numpy==2.4.6.
         [--variants default,TTL_LAYOUT=nhwc]
     python3 scripts/bench_engine.py --profile efficientnet-lite0 [--batches 32]
 
---variants runs ttl once per variant (environment settings, `default` for none) in each
+--variants runs ttl once per variant (environment settings joined by +, `default` for none) in each
 round, so that a quiet machine says which engine choice is faster there. --profile prints,
 for one model and batch, the time of every step of ttl's plan (`ttl-bench --model FILE
 --profile`, steps named by their first node and oneDNN's kernel) beside onnxruntime's own
@@ -248,7 +248,7 @@ def main():
     p.add_argument("--models", default="resnet18,resnet50,efficientnet-lite0")
     p.add_argument("--batches", default="32,1")
     p.add_argument("--no-train", action="store_true")
-    p.add_argument("--variants", default="default", help="comma-separated ttl environments, e.g. default,TTL_LAYOUT=nhwc")
+    p.add_argument("--variants", default="default", help="comma-separated ttl environments, e.g. default,TTL_LAYOUT=nhwc,TTL_LAYOUT=nhwc+TTL_WINOGRAD=0 (settings joined by +)")
     p.add_argument("--profile", metavar="MODEL", help="per-step profiles of ttl and onnxruntime for one model")
     p.add_argument("--ttl-bench", default=os.path.join(ROOT, ".build/release/ttl-bench"))
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
