@@ -53,7 +53,7 @@ struct KerasGraphBuilder {
         }
         let unused = weights.layers.filter { !(weights.byLayer[$0] ?? []).isEmpty && !b.usedWeights.contains($0) }
         if !unused.isEmpty { throw KerasError.unusedWeights(file: file, layers: unused) }
-        var model = try Model(inputs: b.inputs, outputs: outputs, nodes: b.nodes, parameters: b.parameters).mergingTransposes()
+        var model = try Model(inputs: b.inputs, outputs: outputs, nodes: b.nodes, parameters: b.parameters).fusingHardSwish().mergingTransposes()
         model.metadata["source_format"] = "keras"
         model.metadata["keras_model"] = config.name
         let inside = config.layers.prefix(3).contains { $0.className == "Rescaling" || $0.className == "Normalization" }

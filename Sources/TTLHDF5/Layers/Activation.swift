@@ -2,7 +2,7 @@
 // ttl runs, also as the `activation` of Conv2D, DepthwiseConv2D, SeparableConv2D and Dense
 // (https://keras.io/api/layers/activations/). Export writes ReLU and sigmoid as `Activation`,
 // and ttl's identity (Keras `Dropout`, `Activation("linear")`) as `Activation("linear")`;
-// hard swish as Keras 3's `hard_silu`; ReLU6 and leaky ReLU go to ReLU.swift, GELU to GELU.swift.
+// ReLU6 and leaky ReLU go to ReLU.swift, hard swish to HardSwish.swift, GELU to GELU.swift.
 import TTLCore
 import TTLNN
 
@@ -20,8 +20,6 @@ enum ActivationLayer: KerasLayerMapping {
         case is IdentityOp: name = "linear"
         case let op as ActivationOp where op.function == .relu: name = "relu"
         case let op as ActivationOp where op.function == .sigmoid: name = "sigmoid"
-        // Keras 3's name (MobileNetV3 as Keras 3 writes it); tf_keras has no such activation.
-        case let op as ActivationOp where op.function == .hardSwish: name = "hard_silu"
         case let op as ActivationOp: throw w.fail(n, "no Keras activation computes \(op.description) the same way")
         default: return nil
         }

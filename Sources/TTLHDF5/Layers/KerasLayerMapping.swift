@@ -64,11 +64,11 @@ extension KerasLayerMapping {
 /// Every layer mapping, and lookups by Keras class and by ttl operation.
 enum KerasLayers {
     /// Export asks mappings of one operation in this order: the multi-node forms (GELU,
-    /// channels-last LayerNormalization, Normalization's `(x − m) / d`) come before
+    /// channels-last LayerNormalization, hard swish, Normalization's `(x − m) / d`) come before
     /// the single-node ones of the same operation (Add/Multiply, Rescaling, Permute, Activation).
     nonisolated(unsafe) static let all: [any KerasLayerMapping.Type] = [
         // Multi-node forms first.
-        GELUActivation.self, LayerNormalizationLayer.self, NormalizationLayer.self,
+        GELUActivation.self, LayerNormalizationLayer.self, HardSwishActivation.self, NormalizationLayer.self,
         // Layers.
         InputLayerMapping.self, ConvLayer.self, SeparableConvLayer.self, BatchNormalizationLayer.self,
         ReLULayer.self, ActivationLayer.self, SoftmaxLayer.self, ZeroPaddingLayer.self, CroppingLayer.self,
