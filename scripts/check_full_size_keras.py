@@ -8,8 +8,11 @@ MobileNetV3Small/Large, InceptionResNetV2, ConvNeXtTiny and NASNetMobile with ra
 load and that predicts the same.
 
 Pinned: python 3.11, tensorflow-cpu==2.21.0, tf_keras==2.21.0 (--no-deps), keras==3.15.1,
-h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [path/to/ttl [name ...]]
-(names such as mobilenet vgg16 pick some of the applications; none: all of them)
+h5py==3.14.0, numpy==2.4.6.   Usage: python3 scripts/check_full_size_keras.py [--more] [path/to/ttl [name ...]]
+(names such as mobilenet vgg16 pick some of the applications; none: all of them). --more adds the
+other members of the families (issue 13): ResNet101/152 and their V2s (also weights-only with
+--arch), DenseNet169/201, EfficientNetB1–B7, EfficientNetV2B1–B3/S/M/L and ConvNeXtSmall/Base/
+Large/XLarge — hours on two cores, several GB of memory for the largest.
 """
 import functools
 import os
@@ -22,6 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tf_keras
 
+MORE = "--more" in sys.argv
+if MORE:
+    sys.argv.remove("--more")
 ttl = sys.argv[1] if len(sys.argv) > 1 else ".build/release/ttl"
 here = os.path.dirname(os.path.abspath(__file__))
 rng = np.random.default_rng(0)
@@ -45,7 +51,18 @@ with tempfile.TemporaryDirectory() as tmp:
                               ("mobilenetv3large", functools.partial(tf_keras.applications.MobileNetV3Large, input_shape=(224, 224, 3)), None),
                               ("inceptionresnetv2", tf_keras.applications.InceptionResNetV2, None),
                               ("convnexttiny", tf_keras.applications.ConvNeXtTiny, None),
-                              ("nasnetmobile", tf_keras.applications.NASNetMobile, None)]:
+                              ("nasnetmobile", tf_keras.applications.NASNetMobile, None)] + ([
+                              ("resnet101", tf_keras.applications.ResNet101, "resnet101"),
+                              ("resnet152", tf_keras.applications.ResNet152, "resnet152"),
+                              ("resnet101v2", tf_keras.applications.ResNet101V2, "resnet101v2"),
+                              ("resnet152v2", tf_keras.applications.ResNet152V2, "resnet152v2"),
+                              ("densenet169", tf_keras.applications.DenseNet169, None),
+                              ("densenet201", tf_keras.applications.DenseNet201, None)]
+                              + [(f"efficientnetb{i}", getattr(tf_keras.applications, f"EfficientNetB{i}"), None) for i in range(1, 8)]
+                              + [(f"efficientnetv2{v.lower()}", getattr(tf_keras.applications, f"EfficientNetV2{v}"), None)
+                                 for v in ["B1", "B2", "B3", "S", "M", "L"]]
+                              + [(f"convnext{v.lower()}", getattr(tf_keras.applications, f"ConvNeXt{v}"), None)
+                                 for v in ["Small", "Base", "Large", "XLarge"]] if MORE else []):
         if len(sys.argv) > 2 and name not in sys.argv[2:]:
             continue
         # Logits, not probabilities: near-uniform softmax outputs over 1000 classes would hide errors.

@@ -26,6 +26,25 @@ input and the saving framework's own output (logits: classifier_activation=None)
                    ZeroPadding2D, separable convolutions, average and max pooling) with 96 penultimate
                    filters, one block per stage and an 8-filter stem, 32×32
   densenet_1111    the applications' own DenseNet builder with one conv block per dense block, 32×32
+  resnet50_small   the applications' own ResNet builder and ResNet50's stack (bottleneck blocks,
+                   conv shortcuts, the stem's ZeroPadding2D and max pool) with stacks of 1 block
+                   and 4/8 filters, 32×32
+  resnet50v2_small the same for ResNet50V2 (pre-activation blocks, biases, the post batch norm,
+                   stacks of 2 blocks: a V2 stack's stride is in its last block), 32×32
+  mobilenetv2_replica  MobileNetV2's stem and its own _inverted_res_block (expansion, ZeroPadding2D
+                   before strided depthwise convolutions, ReLU6, the residual Add) at alpha 0.5
+                   with four blocks and a 64-wide last 1×1 convolution, 32×32; the full network's
+                   1280-wide top is fixed whatever alpha
+  inception_v3_replica  InceptionV3's own conv2d_bn (batch norm without scale) in its stem, a
+                   mixed0-style block (1×1, 5×5, double 3×3 and 3×3 average pool branches), the
+                   mixed3 reduction (strided 3×3s and max pool) and a mixed4-style block of 1×7/7×1
+                   factorised convolutions, 48×48; the full network is 22 M weights
+  efficientnet_b0_small  the applications' own EfficientNet builder (Rescaling and Normalization
+                   inside, swish, squeeze-and-excite with Reshape and Multiply, drop-connect
+                   Dropout, residual Adds) with B0's first three stages, one block each, width 0.25, 32×32
+  efficientnetv2_small  the applications' own EfficientNetV2 builder (its Rescaling preprocessing,
+                   fused MBConv and MBConv blocks with squeeze-and-excite) with three one-block
+                   stages, width 0.25, 32×32
 
 Run with names to (re)generate only those families (the manifest keeps the others).
 
@@ -164,6 +183,102 @@ def densenet_1111(k):
     return m.DenseNet([1, 1, 1, 1], input_shape=(32, 32, 3), weights=None, classes=10, classifier_activation=None)
 
 
+def resnet_small(k, v2):
+    """ResNet50 / ResNet50V2 built by the applications' own builder with two one-block stacks."""
+    m = app_module(k, "resnet")
+    if k is tf_keras:
+        stack, name = (m.stack2, {"model_name": "resnet50v2"}) if v2 else (m.stack1, {"model_name": "resnet50"})
+    else:
+        stack = m.stack_residual_blocks_v2 if v2 else m.stack_residual_blocks_v1
+        name = {"name": "resnet50v2" if v2 else "resnet50"}
+
+    def stack_fn(x):
+        if v2:  # a V2 stack of one block would name two blocks alike: two blocks, the last strided
+            x = stack(x, 4, 2, name="conv2")
+            return stack(x, 8, 2, stride1=1, name="conv3")
+        x = stack(x, 4, 1, stride1=1, name="conv2")
+        return stack(x, 8, 1, name="conv3")
+
+    return m.ResNet(stack_fn, v2, True, input_shape=(32, 32, 3), weights=None, classes=10,
+                    classifier_activation=None, **name)
+
+
+def mobilenetv2_replica(k):
+    """keras.applications.MobileNetV2's layers (stem, inverted residual blocks, Conv_1) at alpha 0.5."""
+    m = app_module(k, "mobilenet_v2")
+    if getattr(m, "layers", None) is None:
+        m.layers = k.layers
+    L = k.layers
+    alpha = 0.5
+    x = inp = k.Input((32, 32, 3), name="input_1")
+    x = L.Conv2D(m._make_divisible(32 * alpha, 8), 3, strides=(2, 2), padding="same", use_bias=False, name="Conv1")(x)
+    x = L.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
+    x = L.ReLU(6.0, name="Conv1_relu")(x)
+    x = m._inverted_res_block(x, filters=16, alpha=alpha, stride=1, expansion=1, block_id=0)
+    x = m._inverted_res_block(x, filters=24, alpha=alpha, stride=2, expansion=6, block_id=1)
+    x = m._inverted_res_block(x, filters=24, alpha=alpha, stride=1, expansion=6, block_id=2)
+    x = m._inverted_res_block(x, filters=32, alpha=alpha, stride=2, expansion=6, block_id=3)
+    x = L.Conv2D(64, 1, use_bias=False, name="Conv_1")(x)
+    x = L.BatchNormalization(epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
+    x = L.ReLU(6.0, name="out_relu")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10, name="predictions")(x)
+    return k.Model(inp, x, name="mobilenetv2_0.50_32")
+
+
+def inception_v3_replica(k):
+    """keras.applications.InceptionV3's block types with its own conv2d_bn."""
+    m = app_module(k, "inception_v3")
+    if getattr(m, "layers", None) is None:
+        m.layers = k.layers
+    L = k.layers
+    x = inp = k.Input((48, 48, 3), name="input_1")
+    x = m.conv2d_bn(x, 8, 3, 3, strides=(2, 2), padding="valid")
+    x = m.conv2d_bn(x, 8, 3, 3, padding="valid")
+    x = m.conv2d_bn(x, 16, 3, 3)
+    x = L.MaxPooling2D((3, 3), strides=(2, 2))(x)
+    # mixed 0: 1×1, 5×5, double 3×3 and average-pool branches.
+    b1 = m.conv2d_bn(x, 8, 1, 1)
+    b5 = m.conv2d_bn(m.conv2d_bn(x, 6, 1, 1), 8, 5, 5)
+    b3 = m.conv2d_bn(m.conv2d_bn(m.conv2d_bn(x, 8, 1, 1), 12, 3, 3), 12, 3, 3)
+    bp = m.conv2d_bn(L.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x), 4, 1, 1)
+    x = L.concatenate([b1, b5, b3, bp], axis=3, name="mixed0")
+    # mixed 3: the reduction.
+    b3 = m.conv2d_bn(x, 16, 3, 3, strides=(2, 2), padding="valid")
+    bd = m.conv2d_bn(m.conv2d_bn(m.conv2d_bn(x, 8, 1, 1), 12, 3, 3), 12, 3, 3, strides=(2, 2), padding="valid")
+    bp = L.MaxPooling2D((3, 3), strides=(2, 2))(x)
+    x = L.concatenate([b3, bd, bp], axis=3, name="mixed3")
+    # mixed 4: factorised 7×7 convolutions.
+    b1 = m.conv2d_bn(x, 12, 1, 1)
+    b7 = m.conv2d_bn(m.conv2d_bn(m.conv2d_bn(x, 8, 1, 1), 8, 1, 7), 12, 7, 1)
+    bd = m.conv2d_bn(x, 8, 1, 1)
+    for rows, cols in [(7, 1), (1, 7), (7, 1)]:
+        bd = m.conv2d_bn(bd, 8, rows, cols)
+    bd = m.conv2d_bn(bd, 12, 1, 7)
+    bp = m.conv2d_bn(L.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x), 12, 1, 1)
+    x = L.concatenate([b1, b7, bd, bp], axis=3, name="mixed4")
+    x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = L.Dense(10, name="predictions")(x)
+    return k.Model(inp, x, name="inception_v3")
+
+
+def efficientnet_b0_small(k):
+    m = app_module(k, "efficientnet")
+    blocks = [dict(b, repeats=1) for b in m.DEFAULT_BLOCKS_ARGS[:3]]
+    name = {"model_name" if k is tf_keras else "name": "efficientnetb0"}
+    return m.EfficientNet(0.25, 1.0, 32, blocks_args=blocks, input_shape=(32, 32, 3), weights=None, classes=10,
+                          classifier_activation=None, **name)
+
+
+def efficientnetv2_small(k):
+    m = app_module(k, "efficientnet_v2")
+    b0 = m.DEFAULT_BLOCKS_ARGS["efficientnetv2-b0"]
+    blocks = [dict(b0[0], num_repeat=1), dict(b0[1], num_repeat=1), dict(b0[3], num_repeat=1, input_filters=32)]
+    name = {"model_name" if k is tf_keras else "name": "efficientnetv2-b0"}
+    return m.EfficientNetV2(0.25, 1.0, 32, blocks_args=blocks, input_shape=(32, 32, 3), weights=None, classes=10,
+                            classifier_activation=None, **name)
+
+
 FAMILIES = [
     ("mobilenet_a025", lambda k: k.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None,
                                                           classes=10, classifier_activation=None)),
@@ -174,6 +289,12 @@ FAMILIES = [
     ("convnext_small_dims", convnext_small_dims),
     ("nasnet_small", nasnet_small),
     ("densenet_1111", densenet_1111),
+    ("resnet50_small", lambda k: resnet_small(k, False)),
+    ("resnet50v2_small", lambda k: resnet_small(k, True)),
+    ("mobilenetv2_replica", mobilenetv2_replica),
+    ("inception_v3_replica", inception_v3_replica),
+    ("efficientnet_b0_small", efficientnet_b0_small),
+    ("efficientnetv2_small", efficientnetv2_small),
 ]
 
 

@@ -17,7 +17,7 @@ final class KerasFineTunedExportTests: XCTestCase {
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("MANIFEST.json"))
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let list = try XCTUnwrap(root["fixtures"] as? [[String: String]])
-        XCTAssertGreaterThanOrEqual(list.count, 8)
+        XCTAssertGreaterThanOrEqual(list.count, 15)
         for f in list {
             let file = try XCTUnwrap(f["file"])
             let model = try KerasImporter.load(contentsOf: Self.fixtures.appendingPathComponent(file))

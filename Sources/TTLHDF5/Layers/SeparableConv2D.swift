@@ -1,5 +1,15 @@
+// Keras `SeparableConv2D` (https://keras.io/api/layers/convolution_layers/separable_convolution2d/).
+// Import only: its two convolutions write back as `DepthwiseConv2D` and `Conv2D` (Conv2D.swift).
 import TTLCore
 import TTLNN
+
+enum SeparableConvLayer: KerasLayerMapping {
+    static let kerasClasses = ["SeparableConv2D"]
+    static func unsupportedForm(_ l: KerasLayer) -> String? { KerasActivations.unsupported(l) }
+    static func importLayer(_ l: KerasLayer, _ ins: [KerasValue], _ b: inout KerasGraphBuilder) throws -> KerasValue {
+        try b.separableConv(l, ins[0])
+    }
+}
 
 extension KerasGraphBuilder {
     /// Keras `SeparableConv2D`: a depthwise convolution (kernel, strides, padding, dilation and
@@ -9,7 +19,7 @@ extension KerasGraphBuilder {
     /// - Parameters:
     ///   - x: `[N, C, H, W]`
     /// - Returns: `[N, filters, H_out, W_out]`
-    mutating func separableConv(_ l: KerasLayer, _ x: (name: String, shape: Shape)) throws -> (name: String, shape: Shape) {
+    mutating func separableConv(_ l: KerasLayer, _ x: KerasValue) throws -> KerasValue {
         guard x.shape.rank == 4 else { throw fail(l, "expected a 4-D input, got \(x.shape.rank)-D") }
         guard let (kh, kw) = l.pair("kernel_size") else { throw fail(l, "no kernel_size") }
         let (sh, sw) = try optionalPair(l, "strides") ?? (1, 1)
