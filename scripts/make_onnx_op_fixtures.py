@@ -213,6 +213,53 @@ nodes = [
 save("opset18_pad_axes_negative", nodes, [value("input", ["N", 3, 6, 5])], [value("output", ["N", 6, 8, 8])], inits, 18, 8,
      normal(2, 3, 6, 5), "opset 18 Pad with an axes input, negative pads (crop), edge padding of the channel axis")
 
+# 6. Resize in the forms real graphs use beyond nearest and linear: bicubic (PyTorch's a = -0.75
+#    and TensorFlow's -0.5 with exclude_outside), antialiased linear and cubic downsampling
+#    (torchvision's antialias=True, opset 18), sizes of H and W alone through `axes`, and
+#    tf_crop_and_resize with an extrapolation value. Sizes, or scales whose output lengths are
+#    whole, where onnxruntime and the ONNX reference implementation agree.
+inits = [const("conv_w", normal(4, 3, 3, 3, scale=0.4)),
+         shape_const("sizes_a", [7, 9]), const("scales_b", np.array([1, 1, 0.5, 0.5], dtype=np.float32)),
+         const("scales_c", np.array([1, 1, 2, 2], dtype=np.float32)), shape_const("sizes_d", [5, 4]),
+         const("roi_d", np.array([0.1, -0.2, 0.8, 1.1], dtype=np.float32)), shape_const("sizes_e", [9, 6])]
+nodes = [
+    helper.make_node("Conv", ["input", "conv_w"], ["a0"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    helper.make_node("Resize", ["a0", "", "", "sizes_a"], ["a"], name="cubic_antialias_sizes", mode="cubic", antialias=1,
+                     axes=[2, 3], cubic_coeff_a=-0.5),
+    helper.make_node("Tanh", ["a"], ["b0"], name="tanh"),
+    helper.make_node("Resize", ["b0", "", "scales_b"], ["b"], name="linear_antialias_scales", mode="linear", antialias=1),
+    helper.make_node("Resize", ["b", "", "scales_c"], ["c"], name="cubic_exclude_outside", mode="cubic", exclude_outside=1,
+                     cubic_coeff_a=-0.5, coordinate_transformation_mode="asymmetric"),
+    helper.make_node("Resize", ["c", "roi_d", "", "sizes_d"], ["d"], name="tf_crop_and_resize", mode="cubic", axes=[2, 3],
+                     coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=0.25),
+    helper.make_node("Resize", ["d", "", "", "sizes_e"], ["output"], name="cubic_pytorch_half_pixel", mode="cubic", axes=[2, 3],
+                     coordinate_transformation_mode="pytorch_half_pixel"),
+]
+save("opset18_resize_cubic_antialias_crop", nodes, [value("input", ["N", 3, 12, 15])], [value("output", ["N", 4, 9, 6])], inits, 18, 8,
+     normal(2, 3, 12, 15), "Resize: cubic antialiased to sizes of H and W (a = -0.5), linear antialiased by scales, cubic with "
+     "exclude_outside, tf_crop_and_resize (cubic, extrapolation 0.25), cubic pytorch_half_pixel")
+
+# 7. 1-D windows (Conv1d, MaxPool1d, AvgPool1d of N x C x L, as in audio and sequence heads) and
+#    dilated AveragePool (opset 19) with padding, ceil mode and count_include_pad.
+inits = [const("conv1d_w", normal(5, 3, 3, scale=0.4)), const("conv1d_b", normal(5, scale=0.1)),
+         const("dw_w", normal(5, 1, 4, scale=0.4)), shape_const("to_2d", [0, 5, 3, -1])]
+nodes = [
+    helper.make_node("Conv", ["input", "conv1d_w", "conv1d_b"], ["a"], name="conv1d", kernel_shape=[3], pads=[2, 1],
+                     strides=[2], dilations=[2]),
+    helper.make_node("Relu", ["a"], ["b"], name="relu"),
+    helper.make_node("Conv", ["b", "dw_w"], ["c"], name="depthwise1d", group=5, auto_pad="SAME_UPPER", kernel_shape=[4]),
+    helper.make_node("MaxPool", ["c"], ["d"], name="maxpool1d", kernel_shape=[3], strides=[1], pads=[1, 1]),
+    helper.make_node("AveragePool", ["d"], ["e"], name="avgpool1d", kernel_shape=[2], strides=[1], pads=[0, 1], ceil_mode=1),
+    helper.make_node("Reshape", ["e", "to_2d"], ["f"], name="to_2d"),
+    helper.make_node("AveragePool", ["f"], ["g"], name="avgpool_dilated_pad", kernel_shape=[2, 2], dilations=[2, 2], pads=[1, 1, 1, 1],
+                     count_include_pad=1, ceil_mode=1),
+    helper.make_node("AveragePool", ["g"], ["output"], name="avgpool_dilated", kernel_shape=[2, 3], dilations=[1, 2], pads=[0, 1, 1, 1],
+                     strides=[1, 2]),
+]
+save("opset19_window1d_avgpool_dilated", nodes, [value("input", ["N", 3, 37])], [value("output", ["N", 5, "H", "W"])], inits, 19, 8,
+     normal(2, 3, 37), "Conv of N x C x L (strided, dilated, padded; depthwise SAME_UPPER), MaxPool and AveragePool 1-D, "
+     "dilated AveragePool with pads, ceil mode and count_include_pad")
+
 # --- The onnx package's light Caffe2 Model Zoo classics, with the package's own outputs ----
 # Inputs as onnx.backend.test.runner makes them (np.arange(n)/n, float32); the classics that run
 # at test speed here (VGG-19 is 20 GFLOPs and 575 MB of weights, left to a check script).

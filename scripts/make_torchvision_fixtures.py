@@ -226,3 +226,25 @@ case("convnext_torchscript_opset17", "ConvNeXt", ConvNeXt(blocks, num_classes=CL
 # The dynamo exporter writes the classifier's flatten as an identity `as_strided`: a Gather of
 # the flattened pooled features at indices computed from the batch size (Range · C + arange(C)).
 case("convnext_dynamo_opset18", "ConvNeXt", ConvNeXt(blocks, num_classes=CLASSES), 64, "dynamo", 18)
+
+# Filling the (family, exporter) and opset gaps: plain ResNet from both exporters, the families
+# above that had one exporter (AlexNet, GoogLeNet, MNASNet, MobileNet v2 now also from dynamo,
+# RegNet Y and MobileNet v3 large also from TorchScript), and the opsets no case used (10, 12,
+# 14, 16 from TorchScript; 19 and 21 from dynamo, which writes opset 18 and later).
+rn = shrink(tvm.resnet.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1], num_classes=CLASSES), 8)
+case("resnet18_torchscript_opset10", "ResNet", rn, 64, "torchscript", 10)
+rn = shrink(tvm.resnet.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1], num_classes=CLASSES), 16)
+case("resnet50_dynamo_opset21", "ResNet", rn, 64, "dynamo", 21)
+alex = shrink(tvm.alexnet(num_classes=CLASSES), 8)
+case("alexnet_dynamo_opset19", "AlexNet", shrunk_classifier(alex, 32), 224, "dynamo", 19, batch=1)
+vgg_bn = shrink(tvm.vgg11_bn(num_classes=CLASSES), 16)
+case("vgg11_bn_torchscript_opset12", "VGG with batch norm", shrunk_classifier(vgg_bn, 32), 224, "torchscript", 12, batch=1)
+goog = shrink(tvm.googlenet(num_classes=CLASSES, aux_logits=False, init_weights=False, transform_input=True), 8)
+case("googlenet_dynamo_opset19", "GoogLeNet", goog, 64, "dynamo", 19)
+case("mnasnet_dynamo_opset19", "MNASNet", tvm.MNASNet(0.25, num_classes=CLASSES), 64, "dynamo", 19)
+case("mobilenet_v2_dynamo_opset21", "MobileNet v2", tvm.MobileNetV2(num_classes=CLASSES, width_mult=0.25), 64, "dynamo", 21)
+params = tv_regnet.BlockParams.from_init_params(depth=4, w_0=16, w_a=8.0, w_m=2.0, group_width=8, se_ratio=0.25)
+case("regnet_y_torchscript_opset14", "RegNet Y", tvm.RegNet(params, num_classes=CLASSES, stem_width=8), 64, "torchscript", 14)
+setting, last = tv_mobilenetv3._mobilenet_v3_conf("mobilenet_v3_large", width_mult=0.25)
+case("mobilenet_v3_large_torchscript_opset16", "MobileNet v3 large", tvm.MobileNetV3(setting, 128, num_classes=CLASSES), 64,
+     "torchscript", 16)

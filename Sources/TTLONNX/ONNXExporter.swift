@@ -1,4 +1,5 @@
-// ttl Model → ONNX model (opset 17, IR version 8: what current onnxruntime and converters read).
+// ttl Model → ONNX model (opset 17, IR version 8: what current onnxruntime and converters read;
+// opset 18 or 19 for a model with an operation only they express, such as an antialiased Resize).
 // Weights are written as float32 initializers under their parameter paths; model metadata
 // goes to metadata_props. Written to a temporary file beside the target, then renamed.
 import Foundation
@@ -9,7 +10,8 @@ import TTLNN
 /// Writes a ``Model`` as an ONNX model: float32 initializers under the parameter paths,
 /// nodes under their names, metadata as `metadata_props`.
 public enum ONNXExporter {
-    /// The ai.onnx opset of written files.
+    /// The ai.onnx opset of written files: this one, or the lowest later one that expresses
+    /// every node (``ONNXOperator/exportOpset(_:)``).
     public static let opset = 17
     /// The ONNX IR version of written files.
     public static let irVersion = 8
@@ -87,9 +89,10 @@ public enum ONNXExporter {
         proto.irVersion = Int64(irVersion)
         proto.producerName = "ttl"
         proto.producerVersion = "0.1"
+        let modelOpset = model.nodes.reduce(opset) { m, n in max(m, ONNXOperators.exporter(for: n.operation)?.exportOpset(n) ?? opset) }
         var opsetID = Onnx_OperatorSetIdProto()
         opsetID.domain = ""
-        opsetID.version = Int64(opset)
+        opsetID.version = Int64(modelOpset)
         proto.opsetImport = [opsetID]
         for (k, v) in model.metadata.sorted(by: { $0.key < $1.key }) where !k.hasPrefix("onnx.") {
             var e = Onnx_StringStringEntryProto()
@@ -110,7 +113,7 @@ public enum ONNXExporter {
         var initializers = model.parameters.entriesInOrder.map { path, entry in Initializer.float(name: path, tensor: entry.tensor) }
         var extra: [Initializer] = []
         for n in model.nodes {
-            g.node.append(contentsOf: try nodeProtos(n, extra: &extra, file: file))
+            g.node.append(contentsOf: try nodeProtos(n, extra: &extra, opset: modelOpset, file: file))
         }
         initializers.append(contentsOf: extra)
         g.input = model.inputs.map { valueInfo($0.name, $0.dimensions) }
@@ -328,7 +331,7 @@ public enum ONNXExporter {
 
     /// The ONNX node of one ttl node, written by its operation's mapping (`Nodes/`); constants
     /// it needs go to `extra` initializers.
-    static func nodeProtos(_ n: Node, extra: inout [Initializer], file: String) throws(ONNXError) -> [Onnx_NodeProto] {
+    static func nodeProtos(_ n: Node, extra: inout [Initializer], opset: Int, file: String) throws(ONNXError) -> [Onnx_NodeProto] {
         var p = Onnx_NodeProto()
         p.name = n.name
         p.input = n.inputs
@@ -337,7 +340,7 @@ public enum ONNXExporter {
             throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: "no ONNX equivalent"))
         }
         do {
-            try mapping.exportNode(n, &p, extra: &extra)
+            try mapping.exportNode(n, &p, extra: &extra, opset: opset)
         } catch {
             throw ONNXError(file: file, .cannotExport(node: n.name, op: n.operation.type, problem: error.message))
         }

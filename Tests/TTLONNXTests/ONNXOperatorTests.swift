@@ -21,7 +21,7 @@ final class ONNXOperatorTests: XCTestCase {
 
     func testOperatorFixturesMatchOnnxruntimeAndRoundTrip() throws {
         let cases = Self.folders("ops")
-        XCTAssertEqual(cases.count, 6)
+        XCTAssertEqual(cases.count, 8)
         for folder in cases {
             let name = folder.lastPathComponent
             let (model, x) = try ONNXModelTests.checkFixture(folder)

@@ -12,6 +12,7 @@ public enum AvgPool2D {
         precondition(s.rank == 4, "average pool wants [N, C, H, W], got \(s)")
         let out = window.outputSize(height: s[2], width: s[3])
         precondition(out.h > 0 && out.w > 0, "average pool window larger than padded input \(s)")
+        if window.dilation != Size2D(1) { return dilatedForward(input, window: window, countIncludePad: countIncludePad) }
         let (h, w) = (s[2], s[3])
         return input.withUnsafeBufferPointer { x in
             Tensor(uninitialized: [s[0], s[1], out.h, out.w]) { y in
@@ -34,6 +35,9 @@ public enum AvgPool2D {
     /// - Parameter outputGradient: `[N, C, H_out, W_out]`
     /// - Returns: `inputShape`, `[N, C, H, W]`
     public static func backward(outputGradient: Tensor, inputShape s: Shape, window: Window2D, countIncludePad: Bool) -> Tensor {
+        if window.dilation != Size2D(1) {
+            return dilatedBackward(outputGradient: outputGradient, inputShape: s, window: window, countIncludePad: countIncludePad)
+        }
         let (h, w) = (s[2], s[3])
         let out = window.outputSize(height: h, width: w)
         precondition(outputGradient.shape == [s[0], s[1], out.h, out.w])
@@ -57,7 +61,7 @@ public enum AvgPool2D {
     }
 
     /// The input rows/columns under output (oh, ow) and the divisor of its mean.
-    /// Dilation is not part of average pooling (PyTorch and ONNX before opset 19 have none).
+    /// For an undilated window (dilated ones: `AvgPool2D+Dilation.swift`).
     static func region(_ oh: Int, _ ow: Int, _ win: Window2D, _ h: Int, _ w: Int, _ countIncludePad: Bool)
         -> (h0: Int, h1: Int, w0: Int, w1: Int, divisor: Int)
     {

@@ -28,7 +28,7 @@ public struct MaxPoolOp: GraphOperation {
 
 /// Average pooling node: `[N, C, H, W]` → `[N, C, H_out, W_out]`.
 public struct AvgPoolOp: GraphOperation {
-    /// Kernel, stride, padding and ceil mode; dilation must be 1.
+    /// Kernel, stride, dilation (ONNX opset 19), padding and ceil mode.
     public var window: Window2D
     /// Whether the divisor counts padded positions (ONNX `count_include_pad`).
     public var countIncludePad: Bool
@@ -38,7 +38,6 @@ public struct AvgPoolOp: GraphOperation {
 
     public func outputShapes(_ s: [Shape]) throws(OperationError) -> [Shape] {
         try Check.inputs(s, 1 ... 1, type)
-        guard window.dilation == Size2D(1) else { throw OperationError("dilated average pooling is not supported") }
         return [try pooledShape(s[0], window)]
     }
 

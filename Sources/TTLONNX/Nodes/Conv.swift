@@ -1,4 +1,4 @@
-// Conv, 2-D (https://onnx.ai/onnx/operators/onnx__Conv.html).
+// Conv, 2-D, and 1-D as 2-D over a unit H axis (https://onnx.ai/onnx/operators/onnx__Conv.html).
 import TTLCore
 import TTLNN
 
@@ -6,6 +6,20 @@ enum ConvNode: ONNXOperator {
     static let onnxTypes = ["Conv"]
 
     static func importNode(_ n: ONNXNode, _ c: inout GraphConverter) throws {
+        guard c.isOneDimensional(n) else { return try importPlanar(n, &c) }
+        // The weight `[C_out, C_in / groups, k]` becomes `[C_out, C_in / groups, 1, k]`, under
+        // its own name (so its parameter path is the file's).
+        let w = try c.required(n, 1)
+        guard let k = c.constants[w] else { throw Unsupported(detail: "computed weights") }
+        let s = k.shape
+        guard s.rank == 3 else { throw InvalidNode("weight \(s) for a 1-D convolution") }
+        if c.parameterPaths[w] != nil { throw Unsupported(detail: "a 1-D convolution weight shared with another node") }
+        c.constants[w] = .float(k.floatTensor.reshaped([s[0], s[1], 1, s[2]]))
+        try c.convertAsPlanar(n) { p, c in try importPlanar(p, &c) }
+    }
+
+    /// A 2-D convolution: input `[N, C_in, H, W]`, weight `[C_out, C_in / groups, kH, kW]`.
+    static func importPlanar(_ n: ONNXNode, _ c: inout GraphConverter) throws {
         let a = n.attributes
         let x = try c.required(n, 0)
         let w = try c.required(n, 1)

@@ -18,12 +18,22 @@ protocol ONNXOperator {
     /// Fills `p` (name, inputs and outputs already set) for a node whose operation is one of
     /// ``exportedOperations``; constants the ONNX node needs go to `extra` initializers.
     static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem)
+    /// The lowest ai.onnx opset that can express node `n` (``ONNXExporter/opset`` by default); a
+    /// model is written at the highest of its nodes'.
+    static func exportOpset(_ n: Node) -> Int
+    /// ``exportNode(_:_:extra:)`` for a model written at `opset`, for the mappings whose form
+    /// changed between the opsets the exporter writes (by default the same for every opset).
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer], opset: Int) throws(ExportProblem)
 }
 
 extension ONNXOperator {
     static var exportedOperations: [any GraphOperation.Type] { [] }
     static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
         throw ExportProblem("no ONNX equivalent")
+    }
+    static func exportOpset(_ n: Node) -> Int { ONNXExporter.opset }
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer], opset: Int) throws(ExportProblem) {
+        try exportNode(n, &p, extra: &extra)
     }
 }
 

@@ -59,11 +59,11 @@ enum ReduceNodes: ONNXOperator {
 
     static let exportedOperations: [any GraphOperation.Type] = [ReduceOp.self]
 
-    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer]) throws(ExportProblem) {
+    static func exportNode(_ n: Node, _ p: inout Onnx_NodeProto, extra: inout [ONNXExporter.Initializer], opset: Int) throws(ExportProblem) {
         guard let r = n.operation as? ReduceOp else { throw ExportProblem("not a ReduceOp") }
         p.opType = r.type
         p.attribute = [ONNXExporter.attribute("keepdims", int: r.keepDims ? 1 : 0)]
-        if ONNXExporter.opset >= axesInputOpset(r.kind) {
+        if opset >= axesInputOpset(r.kind) {
             let axesName = n.name + "/axes"
             extra.append(.message(ONNXExporter.int64Tensor(r.axes, name: axesName)))
             p.input = [n.inputs[0], axesName]
