@@ -58,5 +58,21 @@ extension TTLCommand.FineTune {
             let map = best?.validationMAP.map { String(format: ", validation mAP %.3f", $0) } ?? ""
             print("kept epoch \(result.bestEpoch)\(map); saved to \(destination)")
         }
+        if let report {
+            // The kept model (with its thresholds) judged on the validation images, as `ttl evaluate` would.
+            let evaluation = dataset.validation.isEmpty ? nil : try Classifier(model).evaluate(dataset.validation, labels: dataset.labels)
+            let name = URL(fileURLWithPath: data).standardizedFileURL.lastPathComponent
+            var page = Report(title: "Fine-tuning \(backboneName) on \(name) (multi-label)", model: model, name: destination, data: dataset,
+                              history: result.history, keptEpoch: result.bestEpoch, options: o,
+                              evaluatedOn: "the validation split: \(dataset.validation.count) images", evaluation: evaluation,
+                              noEvaluationReason: "No validation images (--val-split 0): every label's threshold is 0.5 and there is nothing to judge on. The curves show training only.")
+            if !dataset.validation.isEmpty {
+                page.notes.append("The thresholds were chosen on these validation images: the precision, recall and F1 below are optimistic (judge the model on images it never saw, with ttl evaluate).")
+            }
+            if let why = result.stoppedEarly { page.notes.append("Stopped early: \(why).") }
+            if !dataset.skipped.isEmpty { page.notes.append("Skipped \(dataset.skipped.count) unreadable image(s).") }
+            let file = try page.write(to: URL(fileURLWithPath: report))
+            if json { FileHandle.standardError.write(Data("ttl: report: \(file.path)\n".utf8)) } else { print("report: \(file.path)") }
+        }
     }
 }

@@ -90,7 +90,6 @@ extension TTLCommand {
             if freezeEpochs != nil && !fineTune { throw TTLError.usage("--freeze-epochs needs --fine-tune") }
             if labels != nil && !multiLabel { throw TTLError.usage("--labels needs --multi-label") }
             if multiLabel && resume { throw TTLError.usage("--resume is not supported with --multi-label") }
-            if multiLabel && report != nil { throw TTLError.usage("--report is not available with --multi-label yet") }
             if backboneLR != nil && !fineTune && unfreezeFrom == nil {
                 throw TTLError.usage("--backbone-lr needs --unfreeze-from or --fine-tune (otherwise the backbone is frozen)")
             }

@@ -199,6 +199,44 @@ final class HeadFitTests: XCTestCase {
         assertClose([t.classes], r.bias.map(Double.init), [t.classes], t.bias.map(Double.init), atol: 1e-5, rtol: 0, "b")
     }
 
+    /// The fast inner loop of the default head (``AdamHeadTrainer``: rows gathered into one
+    /// buffer, two GEMMs, Adam's update sixteen lanes at a time) against the plain one through the
+    /// generic kernels (``AdamPath/referenceTrain``: Gemm, SoftmaxCrossEntropy, AdamW on a
+    /// ParameterTree), with and without a bias, over epochs whose last batch is short and a
+    /// feature count that is no multiple of sixteen: the same training figures and head.
+    func testAdamHeadTrainerMatchesReference() throws {
+        let (n, f, c, epochs) = (70, 37, 5, 3)
+        var rng = SplitMix64(seed: 11)
+        let x = (0 ..< n * f).map { _ in Float(rng.uniform(-3, 3)) }
+        let y = (0 ..< n).map { ($0 * 7) % c }
+        let w0 = (0 ..< c * f).map { _ in Float(rng.uniform(-0.1, 0.1)) }
+        for bias in [true, false] {
+            let b0 = bias ? (0 ..< c).map { _ in Float(rng.uniform(-0.1, 0.1)) } : []
+            var reference: [(loss: Double, accuracy: Double)] = []
+            let params = try XCTUnwrap(AdamPath.referenceTrain(x: x, labels: y, classes: c, features: f, weight: w0, bias: b0, epochs: epochs, seed: 3,
+                                                               after: { _, _, loss, accuracy in reference.append((loss, accuracy)) }))
+            let trainer = AdamHeadTrainer(classes: c, features: f, hasBias: bias, batchSize: AdamPath.batchSize)
+            trainer.reset(weight: w0, bias: b0)
+            var fast: [(loss: Double, accuracy: Double)] = []
+            var order = SplitMix64(seed: 3)
+            try x.withUnsafeBufferPointer { xp in
+                let rows = AdamPath.rowPointers(xp, count: n, features: f)
+                for _ in 0 ..< epochs {
+                    fast.append(try XCTUnwrap(trainer.epoch(rows: rows, labels: y, order: FineTuner.shuffled(n, &order), learningRate: AdamPath.learningRate)))
+                }
+            }
+            XCTAssertEqual(trainer.steps, epochs * 3)
+            assertClose([epochs], fast.map(\.loss), [epochs], reference.map(\.loss), atol: 1e-6, rtol: 0, "training loss per epoch, bias \(bias)")
+            XCTAssertEqual(fast.map(\.accuracy), reference.map(\.accuracy), "bias \(bias)")
+            let head = trainer.head
+            assertClose([c * f], head.weight.map(Double.init), [c * f], params.tensor("weight")!.scalars.map(Double.init), atol: 1e-6, rtol: 0, "W, bias \(bias)")
+            XCTAssertEqual(head.bias.count, bias ? c : 0)
+            if bias {
+                assertClose([c], head.bias.map(Double.init), [c], params.tensor("bias")!.scalars.map(Double.init), atol: 1e-6, rtol: 0, "b")
+            }
+        }
+    }
+
     /// `FineTuner.fit` with ``HeadFitMethod/adam`` on the sample colours: the path's epochs
     /// scored on validation, then the chosen count trained again (no validation figures), the
     /// last one kept; the summary says so; the same model twice; the backbone unchanged.

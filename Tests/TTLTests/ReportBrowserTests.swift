@@ -130,6 +130,72 @@ final class ReportBrowserTests: CommandTestCase {
         XCTAssertEqual(evalDom.output.components(separatedBy: "<img ").count - 1, 12, "the 12 worst of 24")
     }
 
+    /// `ttl finetune --multi-label --report` (Fashion-MNIST images labelled with their class and
+    /// `top-wear` or `footwear`, from a CSV): the page has the loss and validation-mAP curves, a
+    /// row per label with its threshold, precision, recall, F1 and AP, and the facts; no confusion
+    /// matrix; its mAP is the kept epoch's; chromium renders it without a console message.
+    func testMultiLabelReportRendersInChromium() throws {
+        guard let browser = chromium() else {
+            return XCTFail(Self.noBrowser)
+        }
+        let source = DefaultModelTests.checkout.appendingPathComponent("examples/fashion-mnist/train")
+        var rows = ["file,labels"]
+        for (group, classes) in [("top-wear", ["t-shirt", "shirt", "pullover"]), ("footwear", ["sneaker", "sandal", "ankle-boot"])] {
+            for c in classes {
+                let files = try FileManager.default.contentsOfDirectory(atPath: source.appendingPathComponent(c).path).sorted().prefix(8)
+                rows += files.map { "\(c)/\($0),\(group);\(c)" }
+            }
+        }
+        let csv = home.appendingPathComponent("labels.csv")
+        try (rows.joined(separator: "\n") + "\n").write(to: csv, atomically: true, encoding: .utf8)
+        let model = Self.fixtures.appendingPathComponent("torchscript_folded_bn/model.onnx").path
+        let reportDir = home.appendingPathComponent("report")
+        let r = try ttl("finetune", "--multi-label", "--labels", csv.path, "--data", source.path, "--model", model, "--epochs", "8", "--lr", "0.05",
+                        "--batch-size", "8", "--resize", "squash", "--seed", "3", "--val-split", "0.25", "--output", "clothes", "--report", reportDir.path)
+        XCTAssertEqual(r.status, 0, r.err)
+        let page = reportDir.appendingPathComponent("index.html")
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.last, "report: \(page.path)")
+        // The kept epoch's validation mAP is the page's headline: the same model on the same images.
+        let kept = try XCTUnwrap(lines.first { $0.hasPrefix("kept epoch ") })
+        let map = try XCTUnwrap(kept.components(separatedBy: "validation mAP ").last?.prefix(5))
+        let html = try String(contentsOf: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("<span class=\"big\">\(map)</span> mean average precision (mAP) on the validation split: 12 images"), String(map))
+
+        let dom = try render(page, "--dump-dom", browser: browser)
+        XCTAssertEqual(dom.status, 0, dom.stderr)
+        XCTAssertEqual(dom.consoleLines, [], "console messages while rendering")
+        for id in ["curves", "per-label", "facts"] {
+            XCTAssertTrue(dom.output.contains("<section id=\"\(id)\">"), "section \(id) in the rendered DOM")
+        }
+        XCTAssertFalse(dom.output.contains("<section id=\"confusion\">"), "no confusion matrix for multi-label")
+        XCTAssertTrue(dom.output.contains("Validation mAP"))
+        let perLabel = try XCTUnwrap(dom.output.components(separatedBy: "<section id=\"per-label\">").last?.components(separatedBy: "</section>").first?
+            .components(separatedBy: "<tbody>").last)
+        for label in ["ankle-boot", "footwear", "pullover", "sandal", "shirt", "sneaker", "t-shirt", "top-wear"] {
+            XCTAssertTrue(perLabel.contains("<tr><th>\(label)</th>"), "a row for \(label)")
+        }
+        XCTAssertEqual(perLabel.components(separatedBy: "<tr><th>").count - 1, 8)
+
+        let screenshot = home.appendingPathComponent("report.png")
+        let shot = try render(page, "--screenshot=\(screenshot.path)", browser: browser)
+        XCTAssertEqual(shot.status, 0, shot.stderr)
+        XCTAssertEqual(shot.consoleLines, [])
+        let png = try ImageDecoder.decode(contentsOf: screenshot)
+        var inked = 0, orange = 0
+        for i in stride(from: 0, to: png.pixels.count, by: 3) {
+            let (r, g, b) = (Int(png.pixels[i]), Int(png.pixels[i + 1]), Int(png.pixels[i + 2]))
+            if r + g + b < 600 { inked += 1 }
+            if abs(r - 0xd5) < 30 && abs(g - 0x5e) < 30 && abs(b - 0x00) < 30 { orange += 1 }
+        }
+        XCTAssertGreaterThan(inked, png.width * png.height / 50, "the screenshot is mostly blank")
+        XCTAssertGreaterThan(orange, 200, "validation curves")
+        if let keep = ProcessInfo.processInfo.environment["TTL_MULTILABEL_REPORT_SCREENSHOT"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(at: screenshot, to: URL(fileURLWithPath: keep))
+        }
+    }
+
     /// The check above can fail: a page with a script error, and one that tries to load an
     /// image from the network (refused by the report's Content-Security-Policy), both show up
     /// as console lines.

@@ -29,6 +29,39 @@ extension Report {
         }
     }
 
+    /// The report of a multi-label run: `model` (named `name`) trained on `data` with `options`,
+    /// its epochs `history` (the kept one `keptEpoch`), and `evaluation`, its figures per label
+    /// on the images `evaluatedOn` describes (nil: none to judge on).
+    public init(title: String, model: Model, name: String, data: MultiLabelData, history: [MultiLabelEpochReport], keptEpoch: Int,
+                options: FineTuneOptions, evaluatedOn: String, evaluation: MultiLabelEvaluation?, noEvaluationReason: String = "no images were evaluated") {
+        self.init(title: title)
+        isMultiLabel = true
+        self.history = history.map(Epoch.init)
+        self.keptEpoch = keptEpoch
+        var dataFacts = [Fact("folder", data.root.path),
+                         Fact("labels", "\(data.labels.count): " + data.labels.prefix(20).joined(separator: ", ") + (data.labels.count > 20 ? ", …" : "")),
+                         Fact("training images", grouped(data.train.count)),
+                         Fact("validation images", grouped(data.validation.count))]
+        if !data.skipped.isEmpty { dataFacts.append(Fact("skipped", "\(data.skipped.count) unreadable image(s)")) }
+        facts = [Self.modelFacts(model, name: name), FactGroup("Data", dataFacts)]
+        let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
+        facts.append(Self.preprocessingFacts(p, given: !defaulted))
+        var training = [Fact("head", "one sigmoid output per label, binary cross-entropy, on the frozen backbone's cached features"),
+                        Fact("epochs", "\(history.count), kept epoch \(keptEpoch)"),
+                        Fact("optimizer", "\(options.optimizer.rawValue) at \(options.learningRate) (\(options.schedule.rawValue)), weight decay \(options.weightDecay ?? (options.optimizer == .adamw ? 0.01 : 0))"),
+                        Fact("thresholds", data.validation.isEmpty ? "0.5 for every label (no validation images)" : "per label, the best F1 on the validation images")]
+        if let k = history.first(where: { $0.epoch == keptEpoch }) {
+            var line = String(format: "train loss %.4f", k.trainLoss)
+            if let l = k.validationLoss { line += String(format: "; validation loss %.4f", l) }
+            if let m = k.validationMAP { line += String(format: ", mAP %.3f", m) }
+            training.append(Fact("kept epoch", line))
+        }
+        facts.append(FactGroup("Training", training))
+        self.evaluatedOn = evaluatedOn
+        self.noEvaluationReason = noEvaluationReason
+        multiLabel = evaluation
+    }
+
     /// How many worst-classified images a report shows.
     public static let worstCount = 12
     /// The longest side of a thumbnail, in pixels.

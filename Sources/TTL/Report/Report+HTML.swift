@@ -3,6 +3,7 @@
 // colour-blind-safe palette for the two series (which also differ in dash and marker), one
 // sequential blue for the heat map, text on it black or white by the cell's lightness.
 import Foundation
+import TTLFineTune
 
 extension Report {
     /// The whole page.
@@ -11,10 +12,15 @@ extension Report {
         if let e = evaluation {
             body += "<p class=\"headline\"><span class=\"big\">\(percent(e.accuracy))</span> accuracy on \(escape(evaluatedOn))</p>\n"
         }
+        if let m = multiLabel {
+            body += "<p class=\"headline\"><span class=\"big\">\(m.meanAveragePrecision.map { fixed($0, digits: 3) } ?? "–")</span> mean average precision (mAP) on \(escape(evaluatedOn))</p>\n"
+        }
         for note in notes { body += "<p class=\"note\">\(escape(note))</p>\n" }
         body += "</header>\n"
         body += curvesSection()
-        if let e = evaluation {
+        if let m = multiLabel {
+            body += perLabelSection(m)
+        } else if let e = evaluation {
             body += confusionSection(e)
             body += perClassSection(e)
             body += worstSection()
@@ -54,17 +60,26 @@ extension Report {
             .init(name: "training", points: history.map { ($0.epoch, $0.trainLoss) }, style: .training),
             .init(name: "validation", points: history.compactMap { e in e.validationLoss.map { (e.epoch, $0) } }, style: .validation),
         ], kept: marked, percent: false)
-        s += Self.lineChart(title: "Accuracy", series: [
-            .init(name: "training", points: history.map { ($0.epoch, $0.trainAccuracy) }, style: .training),
-            .init(name: "validation", points: history.compactMap { e in e.validationAccuracy.map { (e.epoch, $0) } }, style: .validation),
-        ], kept: marked, percent: true)
+        if isMultiLabel {
+            // Binary cross-entropy per label and image above; the ranking quality below.
+            s += Self.lineChart(title: "Validation mAP", series: [
+                .init(name: "validation", points: history.compactMap { e in e.validationMAP.map { (e.epoch, $0) } }, style: .validation),
+            ], kept: marked, percent: true)
+        } else {
+            s += Self.lineChart(title: "Accuracy", series: [
+                .init(name: "training", points: history.map { ($0.epoch, $0.trainAccuracy) }, style: .training),
+                .init(name: "validation", points: history.compactMap { e in e.validationAccuracy.map { (e.epoch, $0) } }, style: .validation),
+            ], kept: marked, percent: true)
+        }
         s += "</div>\n<p class=\"legend\"><span class=\"key training\"></span> training"
         s += hasValidation ? " <span class=\"key validation\"></span> validation" : " (no validation images)"
+        s += isMultiLabel ? "; the loss is the binary cross-entropy per label and image" : ""
         s += "</p>\n<details><summary>Every epoch as a table</summary>\n<table class=\"numbers\">\n"
-        s += "<thead><tr><th>epoch</th><th>train loss</th><th>train accuracy</th><th>validation loss</th><th>validation accuracy</th></tr></thead>\n<tbody>\n"
+        let third = isMultiLabel ? "validation mAP" : "validation accuracy"
+        s += "<thead><tr><th>epoch</th><th>train loss</th>\(isMultiLabel ? "" : "<th>train accuracy</th>")<th>validation loss</th><th>\(third)</th></tr></thead>\n<tbody>\n"
         for e in history {
-            s += "<tr\(e.epoch == keptEpoch ? " class=\"kept\"" : "")><td>\(e.epoch)</td><td>\(fixed(e.trainLoss))</td><td>\(percent(e.trainAccuracy))</td>"
-            s += "<td>\(e.validationLoss.map(fixed) ?? "–")</td><td>\(e.validationAccuracy.map(percent) ?? "–")</td></tr>\n"
+            s += "<tr\(e.epoch == keptEpoch ? " class=\"kept\"" : "")><td>\(e.epoch)</td><td>\(fixed(e.trainLoss))</td>\(isMultiLabel ? "" : "<td>\(percent(e.trainAccuracy))</td>")"
+            s += "<td>\(e.validationLoss.map(fixed) ?? "–")</td><td>\((isMultiLabel ? e.validationMAP.map { fixed($0, digits: 3) } : e.validationAccuracy.map(percent)) ?? "–")</td></tr>\n"
         }
         s += "</tbody>\n</table>\n</details>\n</section>\n"
         return s
@@ -98,6 +113,20 @@ extension Report {
         for (i, c) in e.classes.enumerated() {
             let p = e.precision(i), r = e.recall(i), f1 = p + r == 0 ? 0 : 2 * p * r / (p + r)
             s += "<tr><th>\(escape(c))</th><td>\(e.confusion[i].reduce(0, +))</td><td>\(Self.bar(p))</td><td>\(Self.bar(r))</td><td>\(fixed(f1, digits: 2))</td></tr>\n"
+        }
+        s += "</tbody>\n</table></div>\n</section>\n"
+        return s
+    }
+
+    func perLabelSection(_ m: MultiLabelEvaluation) -> String {
+        var s = "<section id=\"per-label\">\n<h2>Per label</h2>\n"
+        s += "<p>Each label is predicted when its probability reaches its threshold (chosen on the validation images to maximise the label's F1). "
+        s += "Precision: of the images predicted with the label, the share that carry it. Recall: of the images carrying it, the share found. "
+        s += "AP: average precision, the area under the label's precision-recall curve, whatever the threshold (– when no image carries the label).</p>\n"
+        s += "<div class=\"scroll\"><table class=\"metrics\">\n<thead><tr><th>label</th><th>images</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>AP</th></tr></thead>\n<tbody>\n"
+        for l in m.labels {
+            s += "<tr><th>\(escape(l.label))</th><td>\(l.support)</td><td>\(fixed(Double(l.threshold), digits: 3))</td><td>\(Self.bar(l.precision))</td>"
+            s += "<td>\(Self.bar(l.recall))</td><td>\(fixed(l.f1, digits: 2))</td><td>\(l.averagePrecision.map { fixed($0, digits: 3) } ?? "–")</td></tr>\n"
         }
         s += "</tbody>\n</table></div>\n</section>\n"
         return s

@@ -61,9 +61,16 @@ public struct Report {
         /// Nil without validation images.
         public var validationLoss: Double?
         public var validationAccuracy: Double?
-        public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil, validationAccuracy: Double? = nil) {
+        /// A multi-label run's validation mean average precision (nil otherwise).
+        public var validationMAP: Double?
+        public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil, validationAccuracy: Double? = nil,
+                    validationMAP: Double? = nil) {
             self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
-            self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy
+            self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy; self.validationMAP = validationMAP
+        }
+        /// A multi-label epoch: binary cross-entropies and validation mAP (no accuracy).
+        public init(_ e: MultiLabelEpochReport) {
+            self.init(epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: .nan, validationLoss: e.validationLoss, validationMAP: e.validationMAP)
         }
         public init(_ e: TrainingSummary.Epoch) {
             self.init(epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy, validationLoss: e.validationLoss, validationAccuracy: e.validationAccuracy)
@@ -80,6 +87,12 @@ public struct Report {
     public var keptEpoch: Int?
     /// Accuracy, confusion matrix and per-class precision and recall (nil: nothing was evaluated).
     public var evaluation: Evaluation?
+    /// A multi-label model's figures per label at its thresholds, and mAP (nil: single-label, or
+    /// nothing was evaluated). A multi-label report shows these instead of ``evaluation``.
+    public var multiLabel: MultiLabelEvaluation?
+    /// Whether the report is of a multi-label model: its curves show binary cross-entropy and
+    /// validation mAP, and its evaluation is per label.
+    public var isMultiLabel = false
     /// Which images ``evaluation`` counts (`the validation split: 140 images`).
     public var evaluatedOn: String = ""
     /// Why there is no ``evaluation``, said in its place.

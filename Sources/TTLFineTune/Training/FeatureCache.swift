@@ -108,9 +108,35 @@ public final class FeatureCache: @unchecked Sendable {
 
     /// The cached features of an image, or nil when there is no intact entry.
     func load(_ backbone: String, _ image: String, count: Int) -> [Float]? {
-        guard let url = file(backbone, image), let data = try? Data(contentsOf: url), let features = Self.decode(data, count: count) else { return nil }
+        guard let data = read(backbone, image, bytes: Self.headerBytes + count * 4), let features = Self.decode(data, count: count) else { return nil }
         lock.withLock { found += 1 }
         return features
+    }
+
+    /// The whole entry file when it holds exactly `bytes` bytes (one `open` and `read` on a
+    /// path made by concatenation: for thousands of small entries, URL and `Data(contentsOf:)`
+    /// cost more than the reads), nil otherwise.
+    func read(_ backbone: String, _ image: String, bytes: Int) -> Data? {
+        guard let folder else { return nil }
+        let path = folder.path + "/" + backbone + "/" + image + ".f32"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        // One byte more than wanted: a longer file reads as not intact.
+        var data = Data(count: bytes + 1)
+        var got = 0
+        let ok = data.withUnsafeMutableBytes { raw -> Bool in
+            while got < raw.count {
+                let r = Foundation.read(fd, raw.baseAddress! + got, raw.count - got)
+                if r < 0 && errno == EINTR { continue }
+                guard r > 0 else { return r == 0 }
+                got += r
+            }
+            return true
+        }
+        guard ok, got == bytes else { return nil }
+        data.count = bytes
+        return data
     }
 
     /// Whether an intact entry of `count` features is there (without counting it as found).

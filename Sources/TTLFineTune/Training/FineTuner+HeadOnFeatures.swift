@@ -143,7 +143,8 @@ extension FineTuner {
         let extractor = try FeatureExtractor(model, head: head, preprocessing: preprocessing)
         let started = DispatchTime.now().uptimeNanoseconds
         let all = try extractor.features(of: data.allSamples, cache: cache, imagesDone: imagesDone, shouldStop: shouldStop)
-        cache.enforceLimit(keeping: extractor.key)
+        // Only a cache that grew can have passed its limit (a walk over every entry costs more than reading them).
+        if cache.computed > 0 { cache.enforceLimit(keeping: extractor.key) }
         guard all.allSatisfy(\.isFinite) else { throw FineTuneError.model("the backbone's features are not all finite numbers: no head can be fitted") }
         let split = data.train.count * head.inFeatures
         return (Array(all[0 ..< split]), Array(all[split ..< all.count]), data.train.map(\.label), data.validation.map(\.label),

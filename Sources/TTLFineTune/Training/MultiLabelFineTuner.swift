@@ -65,7 +65,7 @@ public enum MultiLabelFineTuner {
         let f = head.inFeatures
         let started = DispatchTime.now().uptimeNanoseconds
         let all = try extractor.features(of: data.allImages, cache: cache, imagesDone: imagesDone, shouldStop: { false })
-        cache.enforceLimit(keeping: extractor.key)
+        if cache.computed > 0 { cache.enforceLimit(keeping: extractor.key) }
         var extractSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let nTrain = data.train.count, nVal = data.validation.count
         let trainX = Array(all[0 ..< nTrain * f]), valX = Array(all[nTrain * f ..< all.count])
