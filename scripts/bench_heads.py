@@ -27,7 +27,7 @@ Pinned: python 3.11, torch==2.13.0 (CPU), scikit-learn==1.9.1, numpy==2.4.6, onn
     swift build -c release --product ttl
     python3 scripts/bench_heads.py [--ttl .build/release/ttl] [--quick | --seeds N] [--work DIR]
 
-One command, about 10 minutes on a quiet 2-core machine (the features of 7,797 images first:
+One command, 15 to 20 minutes on a quiet 2-core machine (six seeds per split by default; the features of 7,797 images first:
 --work DIR keeps them for the next run). ttl's "fit" is the sum of its epochs' times as it
 reports them, reading the 2,500 to 6,000 cached feature files included.
 """
@@ -183,7 +183,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ttl", default=os.path.join(root, ".build", "release", "ttl"))
     p.add_argument("--quick", action="store_true", help="one seed per split")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per split (0, 1, ...; default 3)")
+    p.add_argument("--seeds", type=int, default=6, help="seeds per split (0, 1, ...; default 6)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.add_argument("--work", help="use (and keep) this folder: a second run reuses its feature cache")
     a = p.parse_args()
@@ -282,16 +282,19 @@ def main():
         k = (r["split"], r["train"], r["val"])
         if k not in keys:
             keys.append(k)
-    worst_all = 1.0
+    worst_all, worst_mean = 1.0, 1.0
     for k in keys:
         g = [r for r in rows if (r["split"], r["train"], r["val"]) == k]
         m = lambda f: float(np.mean([f(r) for r in g]))
         worst = min(r["ttl"]["accuracy"] - r["torch"]["accuracy"] for r in g)
         worst_all = min(worst_all, worst)
+        worst_mean = min(worst_mean, m(lambda r: r["ttl"]["accuracy"] - r["torch"]["accuracy"]))
         print(f"| {k[0]} | {k[1]} + {k[2]} | {m(lambda r: r['ttl']['accuracy']) * 100:.1f} % | {m(lambda r: r['torch']['accuracy']) * 100:.1f} % "
               f"| {worst * 100:+.1f} | {m(lambda r: r['ttl-lbfgs']['accuracy']) * 100:.1f} % | {m(lambda r: r['ttl']['fit']):.2f} s | {m(lambda r: r['ttl']['wall']):.2f} s "
               f"| {m(lambda r: r['torch']['wall']):.2f} s | {m(lambda r: r['torch']['process']):.2f} s |")
     print()
+    print(f"ttl's default at least as accurate as the PyTorch probe on the mean of every split: {worst_mean >= -1e-9} "
+          f"(worst split {worst_mean * 100:+.2f} points)")
     print(f"ttl's default at least as accurate as the PyTorch probe on every split and seed: {worst_all >= 0} (worst {worst_all * 100:+.1f} points)")
     if a.keep:
         print("kept", work)

@@ -5,7 +5,8 @@ solved by scikit-learn, whose optimum ttl's L-BFGS (SoftmaxRegression.fit) must 
 Pinned: python 3.11, scikit-learn==1.9.1, numpy==2.4.6, torch==2.13.0 (CPU).
     python3 scripts/make_headfit_fixtures.py
 
-adam_path.json: the default head (AdamPath) as PyTorch computes it: nn.Linear's weights set to
+adam_path.json (and adam_path_holdout.json, without validation examples: a seeded stratified fifth
+of the training examples, HeadFit.holdout ported, chooses): the default head (AdamPath) as PyTorch computes it: nn.Linear's weights set to
 the case's start, torch.optim.Adam(lr=1e-3) at a constant rate over batches of 32 in the order
 ttl draws (SplitMix64 and its Fisher-Yates shuffle, ported below), the validation loss after
 every epoch, the epoch count with the lowest one, and the head trained again from the start
@@ -185,3 +186,43 @@ with open(os.path.join(out, "adam_path.json"), "w") as fh:
                "weight": [float(v) for v in w.reshape(-1)], "bias": [float(v) for v in b]}, fh)
     fh.write("\n")
 print("wrote adam_path.json: chosen", chosen, "of 30; validation losses", [round(v, 4) for v in losses])
+
+
+# The same path without validation examples (`--val-split 0`): a seeded, stratified fifth of the
+# training examples (HeadFit.holdout, ported below) scores the epochs, then the head is trained
+# again from the start on every training example for the chosen count.
+def holdout(labels, classes, seed):
+    """HeadFit.holdout: per class, a Fisher-Yates shuffle from SplitMix64(seed ^ "HEADFIT!"), a fifth held out."""
+    rng = SplitMix64(seed ^ 0x4845_4144_4649_5421)
+    fit, held = [], []
+    for k in range(classes):
+        idx = [i for i in range(len(labels)) if labels[i] == k]
+        for i in range(len(idx) - 1, 0, -1):
+            j = rng.next() % (i + 1)
+            idx[i], idx[j] = idx[j], idx[i]
+        h = max(1, len(idx) // 5) if len(idx) >= 2 else 0
+        held += idx[:h]; fit += idx[h:]
+    return sorted(fit), sorted(held)
+
+
+rng = np.random.default_rng(8)
+f, c, n, seed = 40, 3, 90, 9
+centres = rng.normal(0, 1.0, (c, f))
+y = (np.arange(n) % c).astype(np.int64); rng.shuffle(y)
+x = (6 * (0.15 * centres[y] + rng.normal(0, 1.0, (n, f)))).astype(np.float32)
+w0 = rng.uniform(-0.005, 0.005, (c, f)).astype(np.float32)
+b0 = rng.uniform(-0.005, 0.005, c).astype(np.float32)
+fit, held = holdout(list(y), c, seed)
+_, _, losses = adam_path(x[fit], y[fit], w0, b0, 30, seed, val=(x[held], y[held]))
+chosen = int(np.argmin(losses)) + 1
+assert 1 < chosen < 30, losses
+w, b, _ = adam_path(x, y, w0, b0, chosen, seed)
+with open(os.path.join(out, "adam_path_holdout.json"), "w") as fh:
+    json.dump({"generator": "scripts/make_headfit_fixtures.py", "torch": torch.__version__, "numpy": np.__version__,
+               "features": f, "classes": c, "seed": seed, "maxEpochs": 30,
+               "x": [float(v) for v in x.reshape(-1)], "labels": [int(v) for v in y], "validationX": [], "validationLabels": [],
+               "startWeight": [float(v) for v in w0.reshape(-1)], "startBias": [float(v) for v in b0],
+               "validationLosses": losses, "chosenEpochs": chosen,
+               "weight": [float(v) for v in w.reshape(-1)], "bias": [float(v) for v in b]}, fh)
+    fh.write("\n")
+print("wrote adam_path_holdout.json: held out", len(held), "of", n, "; chosen", chosen, "of 30; validation losses", [round(v, 4) for v in losses])

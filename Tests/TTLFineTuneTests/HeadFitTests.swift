@@ -180,7 +180,18 @@ final class HeadFitTests: XCTestCase {
     /// epoch count with the lowest one, and the head trained again from the start on training
     /// and validation examples for that many epochs (within 1e-5; the weights are about 0.05).
     func testAdamPathMatchesPyTorch() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/headfit/adam_path.json")
+        try checkAdamPath("adam_path.json")
+    }
+
+    /// The same without validation examples (`--val-split 0`): the seeded stratified fifth of the
+    /// training examples that ``HeadFit/holdout`` holds out (ported to the script) scores the
+    /// epochs, then the head is trained again on every training example.
+    func testAdamPathWithoutValidationMatchesPyTorch() throws {
+        try checkAdamPath("adam_path_holdout.json")
+    }
+
+    func checkAdamPath(_ file: String) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/headfit/\(file)")
         let t = try JSONDecoder().decode(AdamCase.self, from: Data(contentsOf: url))
         var steps: [AdamPath.Step] = []
         let r = try XCTUnwrap(AdamPath.fit(train: t.x, trainLabels: t.labels, validation: t.validationX, validationLabels: t.validationLabels,
