@@ -30,14 +30,14 @@ enum PoolNodes: ONNXOperator {
         case let mode: throw Unsupported(detail: "auto_pad \(mode) of a 3-D window")
         }
         let valid = a.string("auto_pad") == "VALID"
-        func node(_ input: String, _ output: String, kernel: [Int], strides: [Int], dilations: [Int], pads: [Int]) -> ONNXNode {
+        func node(_ input: String, _ output: String, _ suffix: String, kernel: [Int], strides: [Int], dilations: [Int], pads: [Int]) -> ONNXNode {
             var p = n.proto
             p.attribute = p.attribute.filter { !["kernel_shape", "strides", "dilations", "pads", "auto_pad"].contains($0.name) }
             p.attribute += [ONNXExporter.attribute("kernel_shape", ints: kernel), ONNXExporter.attribute("strides", ints: strides),
                             ONNXExporter.attribute("dilations", ints: dilations), ONNXExporter.attribute("pads", ints: valid ? [0, 0, 0, 0] : pads)]
             p.input = [input]
             p.output = [output]
-            return ONNXNode(p, name: n.name + "/" + output.split(separator: "/").last.map(String.init)!, opset: n.opset)
+            return ONNXNode(p, name: n.name + suffix, opset: n.opset)
         }
         func overflowChecked(_ a: Int, _ b: Int) throws -> Int {
             let (p, o) = a.multipliedReportingOverflow(by: b)
@@ -47,12 +47,12 @@ enum PoolNodes: ONNXOperator {
         let (planes, planarOut, rows, depthOut) = (n.name + "/planes", n.name + "/hw", n.name + "/rows", n.name + "/d")
         let (p1, p2): (Shape, Shape) = ([s1[0], try overflowChecked(s1[1], s1[2]), s1[3], s1[4]], [s2[0], try overflowChecked(s2[1], s2[2]), s2[3], s2[4]])
         try c.add(n.name + "/to_planes", ReshapeOp(try c.reshapeTarget(x, p1, p2)), [x], [planes])
-        try importPlanar(node(planes, planarOut, kernel: [k[1], k[2]], strides: [strides[1], strides[2]], dilations: [dilations[1], dilations[2]],
+        try importPlanar(node(planes, planarOut, "/hw", kernel: [k[1], k[2]], strides: [strides[1], strides[2]], dilations: [dilations[1], dilations[2]],
                               pads: [pads[1], pads[2], pads[4], pads[5]]), &c)
         guard let (h1, h2) = c.shapes(planarOut) else { throw InvalidNode("no planar output") }
         let (r1, r2): (Shape, Shape) = ([s1[0], s1[1], s1[2], try overflowChecked(h1[2], h1[3])], [s2[0], s2[1], s2[2], try overflowChecked(h2[2], h2[3])])
         try c.add(n.name + "/to_rows", ReshapeOp(try c.reshapeTarget(planarOut, r1, r2)), [planarOut], [rows])
-        try importPlanar(node(rows, depthOut, kernel: [k[0], 1], strides: [strides[0], 1], dilations: [dilations[0], 1], pads: [pads[0], 0, pads[3], 0]), &c)
+        try importPlanar(node(rows, depthOut, "/d", kernel: [k[0], 1], strides: [strides[0], 1], dilations: [dilations[0], 1], pads: [pads[0], 0, pads[3], 0]), &c)
         guard let (d1, d2) = c.shapes(depthOut) else { throw InvalidNode("no depth output") }
         let (o1, o2): (Shape, Shape) = ([s1[0], s1[1], d1[2], h1[2], h1[3]], [s2[0], s2[1], d2[2], h2[2], h2[3]])
         try c.add(n.name + "/to_volume", ReshapeOp(try c.reshapeTarget(depthOut, o1, o2)), [depthOut], [n.output])
