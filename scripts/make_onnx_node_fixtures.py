@@ -17,8 +17,8 @@ Selection (by operator type, then by what a ttl model can be):
       - "training mode": Dropout or BatchNormalization cases of training mode (random masks,
         running-statistics outputs: ttl imports inference graphs);
       - "empty tensor": a dimension of size 0 (ttl's activations have no empty dimension);
-      - "3-D window": Conv, MaxPool and AveragePool of 3-D data, NCDHW (ttl's windows are 2-D, and
-        1-D ones run as 2-D over a unit H axis: it imports image classifiers).
+      - "3-D window": Conv of 3-D data, NCDHW (ttl's windows are 2-D; 1-D ones run as 2-D over a
+        unit H axis, 3-D pooling as two 2-D poolings: it imports image classifiers).
   * graph inputs that stand for what a trained model stores as initializers (weights, biases,
     BN statistics, slopes, clip bounds, pad values, and shape-like integer operands: axes, pads,
     starts/ends/steps, split sizes, Reshape targets) are turned into initializers holding the
@@ -118,7 +118,7 @@ def main():
             manifest["excluded"][case.name] = "empty tensor"
             continue
         ranks = {i.name: len(i.type.tensor_type.shape.dim) for i in graph.input}
-        if any(n.op_type in ("Conv", "MaxPool", "AveragePool") and ranks.get(n.input[0], 4) not in (3, 4) for n in graph.node):
+        if any(n.op_type == "Conv" and ranks.get(n.input[0], 4) not in (3, 4) for n in graph.node):
             manifest["excluded"][case.name] = "3-D window"
             continue
         for name in fold:

@@ -232,6 +232,16 @@ struct GraphConverter {
                 throw ONNXError(file: file, .input(name: i.name, problem: "dimension \(axis) is dynamic; ttl needs a fixed size for every dimension but the batch"))
             }
         }
+        // Dims come from the file: their product (at batch 2, as shape inference runs) is
+        // checked against the activation cap before any shape rule multiplies them.
+        var count = 1
+        for d in dims {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d ?? 2)
+            guard !overflow, p <= Shape.maximumActivationElementCount else {
+                throw ONNXError(file: file, .input(name: i.name, problem: "shape \(dims.map { $0.map(String.init) ?? "N" }) is above the limit of \(Shape.maximumActivationElementCount) elements"))
+            }
+            count = p
+        }
         return InputSpec(name: i.name, dimensions: dims)
     }
 }

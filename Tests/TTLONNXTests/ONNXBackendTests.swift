@@ -79,7 +79,7 @@ final class ONNXBackendTests: XCTestCase {
     /// The node cases that ttl refuses with an "unsupported" error naming the form, and why.
     /// A case leaving this list (it now runs) or joining it (a regression) fails the test.
     /// Empty since cubic, antialiased and tf_crop_and_resize Resize, 1-D windows and dilated
-    /// AveragePool run.
+    /// AveragePool run (and 3-D pooling, as two 2-D poolings).
     static let refusedNodeCases: [String: String] = [:]
 
     /// The ONNX backend *node* cases whose operator types ttl imports, written from the onnx

@@ -18,6 +18,9 @@ final class ONNXMutationTests: XCTestCase {
         "torchvision/shufflenet_v2_torchscript_opset13", "torchvision/googlenet_torchscript_opset11",
         "torchvision/convnext_torchscript_opset17", "torchvision/squeezenet1_1_dynamo_opset18",
         "torchvision/efficientnet_b0_torchscript_opset17", "models/zoo_preact_reshape",
+        // Resize in cubic, antialiased and tf_crop_and_resize forms (sizes, axes); 1-D windows
+        // and dilated average pooling.
+        "ops/opset18_resize_cubic_antialias_crop", "ops/opset19_window1d_avgpool_dilated",
     ]
 
     /// One description and mutated copy per (place, value).

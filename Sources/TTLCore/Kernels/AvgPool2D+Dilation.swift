@@ -4,6 +4,11 @@
 // overhang excluded) with `count_include_pad`, else the taps inside the input.
 
 extension AvgPool2D {
+    /// Work per plane for `parallelFor`, saturated: kernel sizes come from files (up to 2^24).
+    static func cost(_ oh: Int, _ ow: Int, _ kernel: Size2D) -> Int {
+        Int(min(Double(oh) * Double(ow) * Double(kernel.h) * Double(kernel.w), 1e15))
+    }
+
     /// The taps of output `o` along one axis of `n` elements: the input indices it reads, and
     /// how many of its taps the divisor counts. Counted, not enumerated, so that a crafted
     /// kernel of 2^24 taps costs no more than the input indices it reads.
@@ -44,7 +49,7 @@ extension AvgPool2D {
         let (oh, ow) = (rows.count, columns.count)
         return input.withUnsafeBufferPointer { x in
             Tensor(uninitialized: [s[0], s[1], oh, ow]) { y in
-                parallelFor(s[0] * s[1], costPerItem: oh * ow * window.kernel.h * window.kernel.w) { nc in
+                parallelFor(s[0] * s[1], costPerItem: cost(oh, ow, window.kernel)) { nc in
                     let src = x.baseAddress! + nc * h * w
                     for (r, row) in rows.enumerated() {
                         for (c, column) in columns.enumerated() {
@@ -68,7 +73,7 @@ extension AvgPool2D {
         var dx = Tensor(zeros: s)
         outputGradient.withUnsafeBufferPointer { dy in
             dx.withUnsafeMutableBufferPointer { d in
-                parallelFor(s[0] * s[1], costPerItem: oh * ow * window.kernel.h * window.kernel.w) { nc in
+                parallelFor(s[0] * s[1], costPerItem: cost(oh, ow, window.kernel)) { nc in
                     let dst = d.baseAddress! + nc * h * w
                     for (r, row) in rows.enumerated() {
                         for (c, column) in columns.enumerated() {

@@ -16,7 +16,7 @@ public enum AvgPool2D {
         let (h, w) = (s[2], s[3])
         return input.withUnsafeBufferPointer { x in
             Tensor(uninitialized: [s[0], s[1], out.h, out.w]) { y in
-                parallelFor(s[0] * s[1], costPerItem: out.h * out.w * window.kernel.h * window.kernel.w) { nc in
+                parallelFor(s[0] * s[1], costPerItem: cost(out.h, out.w, window.kernel)) { nc in
                     let src = x.baseAddress! + nc * h * w
                     for oh in 0 ..< out.h {
                         for ow in 0 ..< out.w {
@@ -44,7 +44,7 @@ public enum AvgPool2D {
         var dx = Tensor(zeros: s)
         outputGradient.withUnsafeBufferPointer { dy in
             dx.withUnsafeMutableBufferPointer { d in
-                parallelFor(s[0] * s[1], costPerItem: out.h * out.w * window.kernel.h * window.kernel.w) { nc in
+                parallelFor(s[0] * s[1], costPerItem: cost(out.h, out.w, window.kernel)) { nc in
                     let dst = d.baseAddress! + nc * h * w
                     for oh in 0 ..< out.h {
                         for ow in 0 ..< out.w {

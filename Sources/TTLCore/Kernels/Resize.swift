@@ -162,6 +162,11 @@ public enum Resize {
         return taps
     }
 
+    /// Multiply-adds per plane, saturated (sizes come from files).
+    static func cost(_ rows: Taps, _ columns: Taps, inputWidth w: Int) -> Int {
+        Int(Swift.min(Double(rows.output) * (Double(w) * Double(rows.width) + Double(columns.output) * Double(columns.width)), 1e15))
+    }
+
     /// - Parameters:
     ///   - input: `[N, C, H, W]`
     ///   - rows: the taps of the `H_out` output rows, `columns` those of the `W_out` columns
@@ -175,7 +180,7 @@ public enum Resize {
         precondition(rows.index.allSatisfy { $0 < h } && columns.index.allSatisfy { $0 < w }, "taps beyond \(s)")
         return input.withUnsafeBufferPointer { x in
             Tensor(uninitialized: [s[0], s[1], oh, ow]) { y in
-                parallelFor(planes, costPerItem: oh * (w * rn + ow * cn)) { p in
+                parallelFor(planes, costPerItem: cost(rows, columns, inputWidth: w)) { p in
                     let src = x.baseAddress! + p * h * w, dst = y.baseAddress! + p * oh * ow
                     // Rows first (as the reference resizes axis 2 before axis 3), into [H_out, W].
                     var tmp = [Float](repeating: 0, count: oh * w)
@@ -213,7 +218,7 @@ public enum Resize {
         var dx = Tensor(zeros: s)
         dy.withUnsafeBufferPointer { g in
             dx.withUnsafeMutableBufferPointer { d in
-                parallelFor(planes, costPerItem: oh * (w * rn + ow * cn)) { p in
+                parallelFor(planes, costPerItem: cost(rows, columns, inputWidth: w)) { p in
                     let gy = g.baseAddress! + p * oh * ow, dst = d.baseAddress! + p * h * w
                     var tmp = [Float](repeating: 0, count: oh * w)
                     tmp.withUnsafeMutableBufferPointer { t in

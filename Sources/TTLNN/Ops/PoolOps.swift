@@ -22,7 +22,10 @@ public struct MaxPoolOp: GraphOperation {
         [MaxPool2D.backward(outputGradient: dy[0], cache: cache as! MaxPool2D.Cache)]
     }
 
-    public func flops(inputs: [Shape], outputs: [Shape]) -> Int { outputs[0].count * window.kernel.h * window.kernel.w }
+    /// Saturated: kernel sizes come from files (up to 2^24 each).
+    public func flops(inputs: [Shape], outputs: [Shape]) -> Int {
+        Int(min(Double(outputs[0].count) * Double(window.kernel.h) * Double(window.kernel.w), 1e18))
+    }
     public var description: String { "MaxPool \(window.kernel) s\(window.stride.h)" }
 }
 
@@ -50,7 +53,10 @@ public struct AvgPoolOp: GraphOperation {
         [AvgPool2D.backward(outputGradient: dy[0], inputShape: cache as! Shape, window: window, countIncludePad: countIncludePad)]
     }
 
-    public func flops(inputs: [Shape], outputs: [Shape]) -> Int { outputs[0].count * window.kernel.h * window.kernel.w }
+    /// Saturated: kernel sizes come from files (up to 2^24 each).
+    public func flops(inputs: [Shape], outputs: [Shape]) -> Int {
+        Int(min(Double(outputs[0].count) * Double(window.kernel.h) * Double(window.kernel.w), 1e18))
+    }
     public var description: String { "AvgPool \(window.kernel) s\(window.stride.h)" }
 }
 
