@@ -13,12 +13,15 @@ import _TestSupport
 final class TorchvisionFineTuneTests: XCTestCase {
     static let fixtures = FineTuneTests.dataset.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("TTLONNXTests/Fixtures/torchvision")
-    /// One export of each family; SqueezeNet from both exporters (its head is a convolution).
+    /// One export of each family, and the family's other members with a fixture; SqueezeNet from both
+    /// exporters (its head is a convolution).
     static let members = [
         "alexnet_torchscript_opset9", "convnext_torchscript_opset17", "densenet_dynamo_opset18", "efficientnet_b0_torchscript_opset17",
         "googlenet_torchscript_opset11", "inception_v3_dynamo_opset18", "mnasnet_torchscript_opset13", "mobilenet_v2_torchscript_opset9",
         "mobilenet_v3_small_torchscript_opset17", "regnet_y_dynamo_opset20", "resnext_torchscript_opset13", "shufflenet_v2_torchscript_opset13",
         "squeezenet1_0_torchscript_opset9", "squeezenet1_1_dynamo_opset18", "vgg11_torchscript_opset13", "wide_resnet_dynamo_opset20",
+        "efficientnet_v2_dynamo_opset18", "mobilenet_v3_large_dynamo_opset18", "regnet_x_torchscript_opset13", "resnet18_torchscript_opset10",
+        "resnet50_dynamo_opset21", "vgg11_bn_torchscript_opset12",
     ]
 
     var cacheFolder: URL!

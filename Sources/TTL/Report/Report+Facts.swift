@@ -97,7 +97,7 @@ extension Report {
         if let d = try? ModelDescription(model) {
             if let family = d.family { f.append(Fact("architecture", family)) }
             if let base = model.metadata["architecture.base"] { f.append(Fact("fine-tuned from", base)) }
-            f.append(Fact("parameters", grouped(d.parameters) + (d.trainableParameters != d.parameters ? " (\(grouped(d.trainableParameters)) trained)" : "")))
+            f.append(Fact("parameters", grouped(d.parameters) + (d.trainableParameters != d.parameters && d.trainableParameters > 0 ? " (\(grouped(d.trainableParameters)) trained)" : "")))
             f.append(Fact("compute", d.flopsPerImage >= 100_000_000 ? String(format: "%.2f GFLOPs per image", Double(d.flopsPerImage) / 1e9)
                                                                   : String(format: "%.2f MFLOPs per image", Double(d.flopsPerImage) / 1e6)))
             for i in d.inputs {

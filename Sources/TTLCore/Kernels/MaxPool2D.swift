@@ -25,7 +25,7 @@ public enum MaxPool2D {
         let output = input.withUnsafeBufferPointer { x in
             argmax.withUnsafeMutableBufferPointer { am in
                 Tensor(uninitialized: [s[0], s[1], out.h, out.w]) { y in
-                    parallelFor(s[0] * s[1], costPerItem: outPlane * window.kernel.h * window.kernel.w) { nc in
+                    parallelFor(s[0] * s[1], costPerItem: Int(min(Double(outPlane) * Double(window.kernel.h) * Double(window.kernel.w), 1e15))) { nc in
                         let src = x.baseAddress! + nc * h * w
                         let dst = y.baseAddress! + nc * outPlane
                         for oh in 0 ..< out.h {
