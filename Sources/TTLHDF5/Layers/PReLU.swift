@@ -16,8 +16,11 @@ enum PReLULayer: KerasLayerMapping {
         // Keras's own shape of the input without the batch: (H, W, C) or (F).
         let keras = x.shape.rank == 4 ? [x.shape[2], x.shape[3], x.shape[1]] : [x.shape[1]]
         let raw = l.config["shared_axes"]
-        let shared = (raw as? [NSNumber])?.map(\.intValue) ?? (raw as? NSNumber).map { [$0.intValue] } ?? []
-        guard shared.allSatisfy({ $0 >= 1 && $0 <= keras.count }) else { throw b.fail(l, "shared_axes \(shared) out of range") }
+        let numbers = (raw as? [NSNumber]) ?? (raw as? NSNumber).map { [$0] } ?? []
+        let shared = numbers.compactMap(KerasLayer.size)
+        guard shared.count == numbers.count, shared.allSatisfy({ $0 >= 1 && $0 <= keras.count }) else {
+            throw b.fail(l, "shared_axes \(numbers) out of range")
+        }
         let alphaShape = keras.enumerated().map { shared.contains($0.offset + 1) ? 1 : $0.element }
         let alpha = try b.take(l, [("alpha", alphaShape)])[0]
         let slope = x.shape.rank == 4 ? Transpose.forward(alpha, permutation: [2, 0, 1]) : alpha
