@@ -17,7 +17,8 @@ which both load; the check also asserts that no exported configuration names `ha
   2. `ttl finetune` on the sample colours (Tests/TTLFineTuneTests/Fixtures/dataset, 3 classes;
      the default head fit), `ttl export` to .h5: the last layer is a Dense of 3 units, and tf_keras
      and Keras 3 predict what `ttl run` predicts on the same file within 1e-4·max(1, max|ref|).
-With --write-fixture each fine-tuned .h5, the input and Keras 3's probabilities go to
+With --write-fixture each fine-tuned .h5, the input and Keras 3's probabilities go to (with family
+names: replace only those families' entries in)
 Tests/TTLHDF5Tests/Fixtures/finetuned/ (MANIFEST.json), where KerasFineTunedExportTests checks that
 ttl's run of the same files gives those probabilities (CI has no TensorFlow).
 Prints one line per check; exits 1 on any failure.
@@ -129,9 +130,14 @@ def main():
         except Exception as err:  # noqa: BLE001 - one line per failure, then the next family
             check(f"{tag}", False, str(err).splitlines()[0] if str(err) else type(err).__name__)
     if args.write_fixture:
-        shutil.rmtree(FIXTURE, ignore_errors=True)
-        os.makedirs(FIXTURE)
         entries = []
+        if args.families:  # rewrite only the families named: keep the others' entries and files
+            with open(os.path.join(FIXTURE, "MANIFEST.json")) as f:
+                redone = {tag + "_finetuned.h5" for tag, _, _, _ in written}
+                entries = [e for e in json.load(f)["fixtures"] if e["file"] not in redone]
+        else:
+            shutil.rmtree(FIXTURE, ignore_errors=True)
+            os.makedirs(FIXTURE)
         for tag, ft, x, predicted in written:
             shutil.copy(ft, os.path.join(FIXTURE, tag + "_finetuned.h5"))
             np.save(os.path.join(FIXTURE, tag + ".input.npy"), x)

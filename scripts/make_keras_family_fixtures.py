@@ -45,6 +45,9 @@ input and the saving framework's own output (logits: classifier_activation=None)
   efficientnetv2_small  the applications' own EfficientNetV2 builder (its Rescaling preprocessing,
                    fused MBConv and MBConv blocks with squeeze-and-excite) with three one-block
                    stages, width 0.25, 32×32
+  extra_layers     not an application: the Keras layers ttl reads beyond the applications' (PReLU
+                   shared over height and width and on a vector, ELU, Average, Maximum, Minimum,
+                   the tanh, elu, selu, softplus and exponential activations), 16×16
 
 Run with names to (re)generate only those families (the manifest keeps the others).
 
@@ -279,6 +282,26 @@ def efficientnetv2_small(k):
                             classifier_activation=None, **name)
 
 
+def extra_layers(k):
+    L = k.layers
+    x = inp = k.Input((16, 16, 3), name="input_1")
+    x = L.Conv2D(8, 3, activation="tanh", name="conv_tanh")(x)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu_channels")(x)
+    x = L.Conv2D(8, 3, strides=2, activation="elu", name="conv_elu")(x)
+    a = L.Conv2D(8, 1, activation="selu", name="conv_selu")(x)
+    b = L.Conv2D(8, 1, activation="softplus", name="conv_softplus")(x)
+    c = L.Conv2D(8, 1, name="conv_linear")(x)
+    x = L.Concatenate(name="merges")([L.Average(name="average")([a, b, c]), L.Maximum(name="maximum")([a, b]),
+                                      L.Minimum(name="minimum")([b, c])])
+    x = L.ELU(alpha=0.5, name="elu_half")(x)
+    x = L.Conv2D(8, 1, activation="exponential", name="conv_exp")(x)
+    x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = L.Dense(16, name="fc")(x)
+    x = L.PReLU(name="prelu_vector")(x)
+    x = L.Dense(10, name="predictions")(x)
+    return k.Model(inp, x, name="extra_layers")
+
+
 FAMILIES = [
     ("mobilenet_a025", lambda k: k.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None,
                                                           classes=10, classifier_activation=None)),
@@ -295,6 +318,7 @@ FAMILIES = [
     ("inception_v3_replica", inception_v3_replica),
     ("efficientnet_b0_small", efficientnet_b0_small),
     ("efficientnetv2_small", efficientnetv2_small),
+    ("extra_layers", extra_layers),
 ]
 
 
@@ -312,6 +336,8 @@ def calibrate(model, k, rng):
             # ConvNeXt's layer scales start at 1e-6, which would hide every block: random ones.
             layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i == 0 else rng.normal(0, 0.3, w.shape)
                                for i, w in enumerate(layer.get_weights())])
+        if isinstance(layer, k.layers.PReLU):  # its slopes start at 0, a plain ReLU: random ones
+            layer.set_weights([rng.uniform(0.1, 0.4, w.shape) for w in layer.get_weights()])
         if isinstance(layer, k.layers.BatchNormalization):
             w = layer.get_weights()
             c = w[-1].shape[0]

@@ -35,7 +35,7 @@ final class KerasFamilyTests: XCTestCase {
         "mobilenet_a025": 1e-4, "vgg_replica": 1e-5, "xception_replica": 1e-5, "mobilenetv3_small": 1e-4,
         "inception_resnet_v2_replica": 1e-4, "convnext_small_dims": 1e-4, "nasnet_small": 1e-4, "densenet_1111": 1e-4,
         "resnet50_small": 1e-4, "resnet50v2_small": 1e-4, "mobilenetv2_replica": 1e-4, "inception_v3_replica": 1e-4,
-        "efficientnet_b0_small": 1e-4, "efficientnetv2_small": 1e-4,
+        "efficientnet_b0_small": 1e-4, "efficientnetv2_small": 1e-4, "extra_layers": 1e-5,
     ]
 
     func testEveryFamilyMatchesKerasOnBothEngines() throws {
@@ -61,7 +61,7 @@ final class KerasFamilyTests: XCTestCase {
                         "convnext_small_dims": ("convnext_tiny_head_dense", 32), "nasnet_small": ("predictions", 96), "densenet_1111": ("predictions", 68),
                         "resnet50_small": ("predictions", 32), "resnet50v2_small": ("predictions", 32), "mobilenetv2_replica": ("predictions", 64),
                         "inception_v3_replica": ("predictions", 48), "efficientnet_b0_small": ("predictions", 320),
-                        "efficientnetv2_small": ("predictions", 320)]
+                        "efficientnetv2_small": ("predictions", 320), "extra_layers": ("predictions", 16)]
         for f in try Self.manifest() {
             let model = try KerasImporter.load(contentsOf: Self.fixtures.appendingPathComponent(f.file))
             let head = try model.findHead()

@@ -26,10 +26,12 @@ final class KerasLayerRegistryTests: XCTestCase {
             "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Cropping2D", "BatchNormalization", "Activation", "ReLU",
             "LeakyReLU", "Softmax", "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
             "Add", "Multiply", "Subtract", "Concatenate", "Dense", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling",
-            "Normalization", "Permute", "TFOpLambda", "CustomScaleLayer", "LayerNormalization", "LayerScale",
+            "Normalization", "Permute", "TFOpLambda", "CustomScaleLayer", "LayerNormalization", "LayerScale", "ELU", "Average",
+            "Maximum", "Minimum", "PReLU",
         ])
         XCTAssertEqual(KerasActivations.supported,
-                       ["linear", "relu", "relu6", "sigmoid", "softmax", "swish", "silu", "hard_swish", "hard_silu", "leaky_relu", "gelu"])
+                       ["linear", "relu", "relu6", "sigmoid", "softmax", "swish", "silu", "hard_swish", "hard_silu", "leaky_relu", "gelu",
+                        "tanh", "elu", "selu", "softplus", "exponential"])
     }
 
     /// An operation Keras has no layer for names its reason; nothing is written.
@@ -43,6 +45,27 @@ final class KerasLayerRegistryTests: XCTestCase {
             XCTAssertEqual("\(e)", "node 'norm' (LRN) cannot be written as a Keras layer: no Keras layer for this operation (Keras has no local response normalization layer)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
+    }
+
+    /// ONNX-style PRelu (a `[C, 1, 1]` slope) and Sum export as Keras's PReLU (shared over height
+    /// and width) and Add, and read back computing the same, bit for bit.
+    func testPReluAndSumExportAndReadBack() throws {
+        var b = GraphBuilder(seed: 1)
+        let x = b.input("x", [nil, 3, 8, 8])
+        let c1 = b.conv("conv1", x, in: 3, out: 4, kernel: 3)
+        let c2 = b.conv("conv2", x, in: 3, out: 4, kernel: 3)
+        let s = b.add("sum", VariadicOp(.sum), [c1, c2])
+        let p = b.add("act", PReluOp(), [s, "act.slope"])
+        var parameters = b.parameters
+        parameters["act.slope"] = .init(Tensor(shape: [4, 1, 1], scalars: [0.1, 0.2, 0.3, 0.4]), kind: .parameter)
+        let model = try Model(inputs: b.inputs, outputs: [p], nodes: b.nodes, parameters: parameters)
+        let url = folder.appendingPathComponent("prelu.h5")
+        try KerasExporter.write(model, to: url)
+        let json = try HDF5.serialized { try HDF5File.open(url).root.string("model_config") }
+        XCTAssertTrue(json.contains("\"PReLU\"") && json.contains("\"Add\""), json)
+        let back = try KerasImporter.load(contentsOf: url)
+        let input = Tensor(shape: [1, 3, 8, 8], scalars: (0 ..< 192).map { Float($0 % 23) / 3 - 3 })
+        XCTAssertTrue(try XCTUnwrap(back.run(["x": input])[back.outputs[0]]).bitwiseEqual(try XCTUnwrap(model.run(["x": input])[model.outputs[0]])))
     }
 
     /// HardSwish exports as Rescaling(offset 3) → ReLU(6) → Rescaling(1/6) → Multiply (no

@@ -18,7 +18,7 @@ final class KerasMutationTests: XCTestCase {
     /// Small models that hold between them every layer class ttl imports from Keras files.
     /// Smallest first: a class is mutated in the first model that has it (NASNet only adds Cropping2D).
     static let models = [
-        "layers_tfkeras.h5", "families/xception_replica_keras3.h5", "families/convnext_small_dims_tfkeras.h5",
+        "layers_tfkeras.h5", "families/extra_layers_keras3.h5", "families/xception_replica_keras3.h5", "families/convnext_small_dims_tfkeras.h5",
         "families/mobilenetv3_small_tfkeras.h5", "families/inception_resnet_v2_replica_keras3.h5", "families/nasnet_small_tfkeras.h5",
     ]
 

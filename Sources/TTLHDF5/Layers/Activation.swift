@@ -2,7 +2,8 @@
 // ttl runs, also as the `activation` of Conv2D, DepthwiseConv2D, SeparableConv2D and Dense
 // (https://keras.io/api/layers/activations/). Export writes ReLU and sigmoid as `Activation`,
 // and ttl's identity (Keras `Dropout`, `Activation("linear")`) as `Activation("linear")`;
-// ReLU6 and leaky ReLU go to ReLU.swift, hard swish to HardSwish.swift, GELU to GELU.swift.
+// ReLU6 and leaky ReLU go to ReLU.swift, hard swish to HardSwish.swift, GELU to GELU.swift,
+// tanh, elu, selu, softplus and exponential to ELU.swift.
 import TTLCore
 import TTLNN
 
@@ -43,11 +44,19 @@ enum KerasActivations {
         "gelu": { b, l, x, name in try b.gelu(l, x, name: name) },
         "swish": { b, l, x, name in try b.swish(l, x, name: name) },
         "silu": { b, l, x, name in try b.swish(l, x, name: name) },
+        "tanh": { b, l, x, name in try b.value(l, name, ElementwiseMathOp(.tanh), [x]) },
+        "elu": { b, l, x, name in try b.value(l, name, ElementwiseMathOp(.elu(alpha: 1)), [x]) },
+        "selu": { b, l, x, name in try b.value(l, name, ElementwiseMathOp(.selu(alpha: KerasActivations.seluAlpha, gamma: KerasActivations.seluScale)), [x]) },
+        "softplus": { b, l, x, name in try b.value(l, name, ElementwiseMathOp(.softplus), [x]) },
+        "exponential": { b, l, x, name in try b.value(l, name, ElementwiseMathOp(.exp), [x]) },
         "softmax": { b, l, x, name in
             guard x.shape.rank == 2 else { throw b.fail(l, "softmax over a \(x.shape.rank)-D tensor is not supported") }
             return try b.value(l, name, SoftmaxOp(axis: -1), [x])
         },
     ]
+
+    /// Keras's (and the SELU paper's) constants.
+    static let seluAlpha: Float = 1.6732632423543772, seluScale: Float = 1.0507009873554805
 
     /// The activation names ttl runs.
     static var supported: Set<String> { Set(builders.keys) }

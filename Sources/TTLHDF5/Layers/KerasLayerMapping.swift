@@ -74,7 +74,7 @@ enum KerasLayers {
         ReLULayer.self, ActivationLayer.self, SoftmaxLayer.self, ZeroPaddingLayer.self, CroppingLayer.self,
         PoolingLayer.self, GlobalPoolingLayer.self, MergeLayer.self, ConcatenateLayer.self, TFOpLambdaLayer.self,
         CustomScaleLayerMapping.self, LayerScaleLayer.self, DenseLayer.self, ReshapeLayer.self, FlattenLayer.self,
-        DropoutLayer.self, RescalingLayer.self, PermuteLayer.self,
+        DropoutLayer.self, RescalingLayer.self, PermuteLayer.self, ELULayer.self, VariadicMergeLayer.self, PReLULayer.self,
         // ttl operations Keras has no layer for, each with its reason.
         NotExpressibleInKeras.self,
     ]
