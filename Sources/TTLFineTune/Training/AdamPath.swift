@@ -271,31 +271,11 @@ final class AdamHeadTrainer {
         steps += 1
         let c1 = 1 - Float(Foundation.pow(Double(beta1), Double(steps))), c2 = 1 - Float(Foundation.pow(Double(beta2), Double(steps)))
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        // Sixteen lanes at a time, then the rest one by one: the same operations on every
-        // element, so the same bits either way.
+        // In C, vectorised (Swift's square root keeps every lane scalar); the same bits.
         func update(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                     _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-            typealias V = SIMD16<Float>
-            let (vb1, vb2, v1b1, v1b2, vc1, vc2, vlr, veps) = (V(repeating: b1), V(repeating: b2), V(repeating: 1 - b1), V(repeating: 1 - b2),
-                                                               V(repeating: c1), V(repeating: c2), V(repeating: lr), V(repeating: eps))
-            var i = 0
-            while i + 16 <= n {
-                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
-                let mi = vb1 * UnsafeRawPointer(m + i).loadUnaligned(as: V.self) + v1b1 * gi
-                let vi = vb2 * UnsafeRawPointer(v + i).loadUnaligned(as: V.self) + v1b2 * gi * gi
-                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
-                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
-                let pi = UnsafeRawPointer(p + i).loadUnaligned(as: V.self) - vlr * (mi / vc1) / ((vi / vc2).squareRoot() + veps)
-                UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: V.self)
-                i += 16
-            }
-            while i < n {
-                let gi = g[i]
-                let mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi
-                m[i] = mi; v[i] = vi
-                p[i] -= lr * (mi / c1) / ((vi / c2).squareRoot() + eps)
-                i += 1
-            }
+            AdamUpdate.apply(parameters: p, m: m, v: v, gradient: g, count: n, learningRate: lr, beta1: b1, beta2: b2,
+                             correction1: c1, correction2: c2, epsilon: eps)
         }
         update(w, mW, vW, dw, c * features)
         if hasBias {
