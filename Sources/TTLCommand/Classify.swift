@@ -58,7 +58,7 @@ extension TTLCommand {
                 """)
         @Argument(help: "A stored name or a model file.") var model: String
         @Option(help: "The dataset folder.") var data: String
-        @Option(help: "Also write an HTML report to this folder (DIR/index.html): confusion matrix, precision/recall, the worst-classified images, the model's training curves.") var report: String?
+        @Option(help: "Also write an HTML report to this folder (DIR/index.html): confusion matrix, precision/recall, the worst-classified images, the model's training curves (for a multi-label model: per label its threshold, precision, recall, F1 and AP).") var report: String?
         @Option(help: "For a multi-label model: a CSV of file,labels rows (default: one folder per label).") var labels: String?
         @OptionGroup var threads: Threads
 
@@ -68,9 +68,17 @@ extension TTLCommand {
             let loaded = try ModelStore().load(model)
             let classifier = try Classifier(loaded)
             if classifier.isMultiLabel {
-                if report != nil { throw TTLError.usage("--report is for models with one class per image; this one is multi-label") }
                 let dataset = try MultiLabelData(root: URL(fileURLWithPath: data), labelFile: labels.map { URL(fileURLWithPath: $0) }, validationSplit: 0)
-                print(try classifier.evaluate(dataset.train, labels: dataset.labels).render())
+                let evaluation = try classifier.evaluate(dataset.train, labels: dataset.labels)
+                print(evaluation.render())
+                if let report {
+                    let folder = URL(fileURLWithPath: data).standardizedFileURL.lastPathComponent
+                    var page = Report(title: "Evaluation of \(URL(fileURLWithPath: model).lastPathComponent) on \(folder) (multi-label)", model: loaded, name: model,
+                                      data: dataset, evaluatedOn: "every image of \(folder): \(dataset.train.count) images", evaluation: evaluation)
+                    page.notes.append("Each label's threshold is the one the model carries (chosen when it was fine-tuned); the figures are fair only on images it was not tuned on.")
+                    if !dataset.skipped.isEmpty { page.notes.append("Skipped \(dataset.skipped.count) unreadable image(s).") }
+                    print("report: \(try page.write(to: URL(fileURLWithPath: report)).path)")
+                }
                 return
             }
             if labels != nil { throw TTLError.usage("--labels is for multi-label models; this one has one class per image") }

@@ -190,6 +190,26 @@ final class ReportBrowserTests: CommandTestCase {
         }
         XCTAssertGreaterThan(inked, png.width * png.height / 50, "the screenshot is mostly blank")
         XCTAssertGreaterThan(orange, 200, "validation curves")
+
+        // `ttl evaluate --report` on the tuned model, over every image of the CSV: the printed
+        // mAP is the page's headline, the page renders, a row per label, no curves.
+        let evalDir = home.appendingPathComponent("evaluation")
+        let e = try ttl("evaluate", "clothes", "--data", source.path, "--labels", csv.path, "--report", evalDir.path)
+        XCTAssertEqual(e.status, 0, e.err)
+        let evalLines = e.out.split(separator: "\n").map(String.init)
+        let evalPage = evalDir.appendingPathComponent("index.html")
+        XCTAssertEqual(evalLines.last, "report: \(evalPage.path)")
+        let printed = try XCTUnwrap(evalLines.first { $0.hasPrefix("mAP: ") }?.dropFirst(5).prefix(5))
+        let evalHTML = try String(contentsOf: evalPage, encoding: .utf8)
+        XCTAssertTrue(evalHTML.contains("<span class=\"big\">\(printed)</span> mean average precision (mAP) on every image of train: 48 images"), String(printed))
+        let evalDOM = try render(evalPage, "--dump-dom", browser: browser)
+        XCTAssertEqual(evalDOM.status, 0, evalDOM.stderr)
+        XCTAssertEqual(evalDOM.consoleLines, [], "console messages while rendering the evaluation")
+        let evalRows = try XCTUnwrap(evalDOM.output.components(separatedBy: "<section id=\"per-label\">").last?.components(separatedBy: "</section>").first?
+            .components(separatedBy: "<tbody>").last)
+        XCTAssertEqual(evalRows.components(separatedBy: "<tr><th>").count - 1, 8)
+        XCTAssertFalse(evalDOM.output.contains("<section id=\"curves\">"), "an evaluation has no training curves")
+
         if let keep = ProcessInfo.processInfo.environment["TTL_MULTILABEL_REPORT_SCREENSHOT"] {
             try? FileManager.default.removeItem(atPath: keep)
             try FileManager.default.copyItem(at: screenshot, to: URL(fileURLWithPath: keep))

@@ -38,14 +38,7 @@ extension Report {
         isMultiLabel = true
         self.history = history.map(Epoch.init)
         self.keptEpoch = keptEpoch
-        var dataFacts = [Fact("folder", data.root.path),
-                         Fact("labels", "\(data.labels.count): " + data.labels.prefix(20).joined(separator: ", ") + (data.labels.count > 20 ? ", …" : "")),
-                         Fact("training images", grouped(data.train.count)),
-                         Fact("validation images", grouped(data.validation.count))]
-        if !data.skipped.isEmpty { dataFacts.append(Fact("skipped", "\(data.skipped.count) unreadable image(s)")) }
-        facts = [Self.modelFacts(model, name: name), FactGroup("Data", dataFacts)]
-        let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
-        facts.append(Self.preprocessingFacts(p, given: !defaulted))
+        facts = Self.multiLabelFacts(model, name: name, data: data, split: true)
         var training = [Fact("head", "one sigmoid output per label, binary cross-entropy, on the frozen backbone's cached features"),
                         Fact("epochs", "\(history.count), kept epoch \(keptEpoch)"),
                         Fact("optimizer", "\(options.optimizer.rawValue) at \(options.learningRate) (\(options.schedule.rawValue)), weight decay \(options.weightDecay ?? (options.optimizer == .adamw ? 0.01 : 0))"),
@@ -60,6 +53,29 @@ extension Report {
         self.evaluatedOn = evaluatedOn
         self.noEvaluationReason = noEvaluationReason
         multiLabel = evaluation
+    }
+
+    /// The report of `ttl evaluate` on a multi-label `model` (named `name`): its facts, `data`
+    /// (every image evaluated, as `evaluatedOn` describes) and `evaluation`, its figures per label
+    /// at the thresholds the model carries. No curves: training is not part of an evaluation.
+    public init(title: String, model: Model, name: String, data: MultiLabelData, evaluatedOn: String, evaluation: MultiLabelEvaluation) {
+        self.init(title: title)
+        isMultiLabel = true
+        facts = Self.multiLabelFacts(model, name: name, data: data, split: false)
+        self.evaluatedOn = evaluatedOn
+        multiLabel = evaluation
+    }
+
+    /// The model, data and preprocessing facts of a multi-label report; `split`: the data was
+    /// divided into training and validation images.
+    static func multiLabelFacts(_ model: Model, name: String, data: MultiLabelData, split: Bool) -> [FactGroup] {
+        var dataFacts = [Fact("folder", data.root.path),
+                         Fact("labels", "\(data.labels.count): " + data.labels.prefix(20).joined(separator: ", ") + (data.labels.count > 20 ? ", …" : ""))]
+        dataFacts += split ? [Fact("training images", grouped(data.train.count)), Fact("validation images", grouped(data.validation.count))]
+                           : [Fact("images", grouped(data.train.count + data.validation.count))]
+        if !data.skipped.isEmpty { dataFacts.append(Fact("skipped", "\(data.skipped.count) unreadable image(s)")) }
+        let (p, defaulted) = Classifier.preprocessingAndOrigin(of: model)
+        return [modelFacts(model, name: name), FactGroup("Data", dataFacts), preprocessingFacts(p, given: !defaulted)]
     }
 
     /// How many worst-classified images a report shows.
