@@ -35,6 +35,8 @@ import tempfile
 import time
 import types
 
+from machine import cpu_name, load_average  # scripts/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -47,23 +49,6 @@ def peak_mib():
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 ROOT = os.path.dirname(HERE)
-
-
-def cpu_name():
-    name, flags = "unknown CPU", set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and name == "unknown CPU":
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    return f"{name} ({isa}, {os.cpu_count()} vCPUs)"
-
-
-def load_average():
-    with open("/proc/loadavg") as f:
-        return f.read().split()[0]
 
 
 def model_file(m, work):

@@ -40,6 +40,8 @@ import tiny_models  # noqa: E402,F401  (stubs torchvision's compiled ops)
 import torchvision  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
+from machine import cpu_name, load_average  # scripts/machine.py
+
 root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 p = argparse.ArgumentParser()
 p.add_argument("--ttl", default=os.path.join(root, ".build", "release", "ttl"))
@@ -123,23 +125,6 @@ env = dict(os.environ, TTL_HOME=os.path.join(work, "home"), TTL_NUM_THREADS="2")
 def ttl():
     subprocess.run([a.ttl, "finetune", "--data", data, "--model", onnx_path, "--epochs", "10", "--optimizer", "sgd",
                     "--output", "bench"], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def cpu_name():
-    name, flags = "unknown CPU", set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and name == "unknown CPU":
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    return f"{name} ({isa}, {os.cpu_count()} vCPUs)"
-
-
-def load_average():
-    with open("/proc/loadavg") as f:
-        return f.read().split()[0]
 
 
 def features_end_to_end(model):

@@ -35,7 +35,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import shutil
 import struct
 import subprocess
@@ -45,22 +44,11 @@ import time
 
 import numpy as np
 
+from machine import cpu_name  # scripts/machine.py
+
 root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 FASHION = "/usr/share/datasets/fashion-mnist"
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
-
-
-def cpu_name():
-    info = {}
-    try:
-        for line in open("/proc/cpuinfo"):
-            k, _, v = line.partition(":")
-            info.setdefault(k.strip(), v.strip())
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    flags = info.get("flags", "").split()
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')} model {info.get('model', '?')}, {simd})"
 
 
 def fnv1a(data):
@@ -196,7 +184,7 @@ def main():
         shutil.rmtree(os.path.join(work, old), ignore_errors=True)
     env = dict(os.environ, TTL_HOME=os.path.join(work, "home"))
     cache = os.path.join(work, "cache")
-    print(f"{cpu_name()}, {os.cpu_count()} CPUs; torch {torch.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}",
+    print(f"{cpu_name()}; torch {torch.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}",
           flush=True)
 
     # Pools of images, each through the backbone once (`ttl features`).

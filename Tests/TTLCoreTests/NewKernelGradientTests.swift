@@ -15,25 +15,7 @@ final class NewKernelGradientTests: XCTestCase {
 
     func gradcheck(_ name: String, _ inputs: [Tensor], forward: ([Tensor]) -> Tensor, backward: (Tensor, [Tensor]) -> [Tensor],
                    file: StaticString = #filePath, line: UInt = #line) {
-        let y = forward(inputs)
-        let dy = tensor(y.shape)
-        let analytic = backward(dy, inputs)
-        XCTAssertEqual(analytic.map(\.shape), inputs.map(\.shape), name, file: file, line: line)
-        let h: Float = 1e-2
-        func objective(_ x: [Tensor]) -> Double { zip(forward(x).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
-        for k in inputs.indices {
-            var numeric: [Double] = []
-            for i in 0 ..< inputs[k].count {
-                var plus = inputs, minus = inputs
-                var p = plus[k].scalars, m = minus[k].scalars
-                p[i] += h; m[i] -= h
-                plus[k] = Tensor(shape: inputs[k].shape, scalars: p)
-                minus[k] = Tensor(shape: inputs[k].shape, scalars: m)
-                numeric.append((objective(plus) - objective(minus)) / (2 * Double(h)))
-            }
-            let c = closeness(analytic[k].scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
-            XCTAssertTrue(c.passes, "\(name): gradient of input \(k): \(c)", file: file, line: line)
-        }
+        checkGradient(name, inputs, rng: &rng, forward: forward, backward: backward, file: file, line: line)
     }
 
     func testVariadic() {

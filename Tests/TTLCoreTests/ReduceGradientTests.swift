@@ -2,10 +2,10 @@ import TTLCore
 import XCTest
 import _TestSupport
 
-/// The backward of ReduceSum/Mean/Max/Min over several axis sets, of Gather and of Resize, against central finite
-/// differences (float32 with a step of 1e-2, the objective summed in Float64, as in
-/// `NewKernelGradientTests`). Their forward is checked against the onnx package's numpy
-/// references by the ONNX backend node cases (`ONNXBackendTests.testNodeCases`).
+/// The backward of ReduceSum/Mean/Max/Min over several axis sets, of Gather, Resize and dilated
+/// average pooling, against central finite differences (``checkGradient``: float32 with a step
+/// of 1e-2, the objective summed in Float64). Their forward is checked against the onnx
+/// package's numpy references by the ONNX backend node cases (`ONNXBackendTests.testNodeCases`).
 final class ReduceGradientTests: XCTestCase {
     var rng = SeededRandom(seed: 18)
 
@@ -17,20 +17,10 @@ final class ReduceGradientTests: XCTestCase {
                 // so the differences never move the maximum or minimum to another element.
                 let order = rng.array(shape.count, 0, 1).enumerated().sorted { $0.element < $1.element }.map(\.offset)
                 let x = Tensor(shape: shape, scalars: order.map { Float($0) * 4 / Float(shape.count) - 2 })
-                let y = Reduce.forward(kind, x, axes: axes)
-                XCTAssertEqual(y.shape, Reduce.keptShape(shape, axes: axes))
-                let dy = Tensor(shape: y.shape, scalars: rng.array(y.count, -1, 1).map(Float.init))
-                let analytic = Reduce.backward(kind, outputGradient: dy, input: x, output: y, axes: axes)
-                let h: Float = 1e-2
-                func objective(_ t: Tensor) -> Double { zip(Reduce.forward(kind, t, axes: axes).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
-                var numeric: [Double] = []
-                for i in 0 ..< x.count {
-                    var p = x.scalars, m = x.scalars
-                    p[i] += h; m[i] -= h
-                    numeric.append((objective(Tensor(shape: shape, scalars: p)) - objective(Tensor(shape: shape, scalars: m))) / (2 * Double(h)))
+                let y = checkGradient("\(kind) over \(axes)", [x], rng: &rng, forward: { Reduce.forward(kind, $0[0], axes: axes) }) { dy, x in
+                    [Reduce.backward(kind, outputGradient: dy, input: x[0], output: Reduce.forward(kind, x[0], axes: axes), axes: axes)]
                 }
-                let c = closeness(analytic.scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
-                XCTAssertTrue(c.passes, "\(kind) over \(axes): \(c)")
+                XCTAssertEqual(y.shape, Reduce.keptShape(shape, axes: axes))
             }
         }
     }
@@ -40,22 +30,10 @@ final class ReduceGradientTests: XCTestCase {
         let shape: Shape = [2, 5, 3]
         let x = Tensor(shape: shape, scalars: rng.array(shape.count, -1, 1).map(Float.init))
         let (indices, indexShape): ([Int], Shape) = ([4, 0, 4, 2], [2, 2])
-        let y = Gather.forward(x, axis: 1, indices: indices, indexShape: indexShape)
+        let y = checkGradient("gather", [x], rng: &rng, forward: { Gather.forward($0[0], axis: 1, indices: indices, indexShape: indexShape) }) { dy, _ in
+            [Gather.backward(outputGradient: dy, inputShape: shape, axis: 1, indices: indices)]
+        }
         XCTAssertEqual(y.shape, [2, 2, 2, 3])
-        let dy = Tensor(shape: y.shape, scalars: rng.array(y.count, -1, 1).map(Float.init))
-        let analytic = Gather.backward(outputGradient: dy, inputShape: shape, axis: 1, indices: indices)
-        let h: Float = 1e-2
-        func objective(_ t: Tensor) -> Double {
-            zip(Gather.forward(t, axis: 1, indices: indices, indexShape: indexShape).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        var numeric: [Double] = []
-        for i in 0 ..< x.count {
-            var p = x.scalars, m = x.scalars
-            p[i] += h; m[i] -= h
-            numeric.append((objective(Tensor(shape: shape, scalars: p)) - objective(Tensor(shape: shape, scalars: m))) / (2 * Double(h)))
-        }
-        let c = closeness(analytic.scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
-        XCTAssertTrue(c.passes, "gather: \(c)")
     }
 
     /// Resize, linear, nearest and cubic (exclude_outside, antialias, tf_crop_and_resize), up and
@@ -77,22 +55,11 @@ final class ReduceGradientTests: XCTestCase {
                                    filter: filter, roi: roi)
             let columns = Resize.taps(input: 4, output: out.1, scale: scale.1, mode: mode, coordinates: coordinates, nearest: .roundPreferFloor,
                                       filter: filter, roi: roi)
-            let y = Resize.forward(x, rows: rows, columns: columns)
+            let y = checkGradient("resize \(mode) \(coordinates) \(filter)", [x], rng: &rng,
+                                  forward: { Resize.forward($0[0], rows: rows, columns: columns) }) { dy, _ in
+                [Resize.backward(outputGradient: dy, inputShape: shape, rows: rows, columns: columns)]
+            }
             XCTAssertEqual(y.shape, [1, 2, out.0, out.1])
-            let dy = Tensor(shape: y.shape, scalars: rng.array(y.count, -1, 1).map(Float.init))
-            let analytic = Resize.backward(outputGradient: dy, inputShape: shape, rows: rows, columns: columns)
-            let h: Float = 1e-2
-            func objective(_ t: Tensor) -> Double {
-                zip(Resize.forward(t, rows: rows, columns: columns).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
-            }
-            var numeric: [Double] = []
-            for i in 0 ..< x.count {
-                var p = x.scalars, m = x.scalars
-                p[i] += h; m[i] -= h
-                numeric.append((objective(Tensor(shape: shape, scalars: p)) - objective(Tensor(shape: shape, scalars: m))) / (2 * Double(h)))
-            }
-            let c = closeness(analytic.scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
-            XCTAssertTrue(c.passes, "resize \(mode) \(coordinates) \(filter): \(c)")
         }
     }
 
@@ -103,21 +70,10 @@ final class ReduceGradientTests: XCTestCase {
         for include in [true, false] {
             for win in [Window2D(kernel: Size2D(2), stride: Size2D(1), dilation: Size2D(2), padding: Padding2D(1), ceilMode: true),
                         Window2D(kernel: Size2D(2, 3), stride: Size2D(1, 2), dilation: Size2D(1, 2), padding: Padding2D(top: 0, left: 1, bottom: 1, right: 1))] {
-                let y = AvgPool2D.forward(x, window: win, countIncludePad: include)
-                let dy = Tensor(shape: y.shape, scalars: rng.array(y.count, -1, 1).map(Float.init))
-                let analytic = AvgPool2D.backward(outputGradient: dy, inputShape: shape, window: win, countIncludePad: include)
-                let h: Float = 1e-2
-                func objective(_ t: Tensor) -> Double {
-                    zip(AvgPool2D.forward(t, window: win, countIncludePad: include).scalars, dy.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+                checkGradient("dilated avgpool \(win) include \(include)", [x], rng: &rng,
+                              forward: { AvgPool2D.forward($0[0], window: win, countIncludePad: include) }) { dy, _ in
+                    [AvgPool2D.backward(outputGradient: dy, inputShape: shape, window: win, countIncludePad: include)]
                 }
-                var numeric: [Double] = []
-                for i in 0 ..< x.count {
-                    var p = x.scalars, m = x.scalars
-                    p[i] += h; m[i] -= h
-                    numeric.append((objective(Tensor(shape: shape, scalars: p)) - objective(Tensor(shape: shape, scalars: m))) / (2 * Double(h)))
-                }
-                let c = closeness(analytic.scalars.map(Double.init), numeric, atol: 2e-3, rtol: 2e-2)
-                XCTAssertTrue(c.passes, "dilated avgpool \(win) include \(include): \(c)")
             }
         }
     }
